@@ -1,0 +1,118 @@
+import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { DkvError } from '../errors.js';
+import {
+  Liveness,
+  MemberStatus,
+  type AdminServer,
+  type RingResponse,
+  type StatusResponse,
+} from '../generated/dkv/v1/admin.js';
+import type { DkvNode } from '../node/node.js';
+import type { MemberStatus as DomainStatus } from '../membership/member-table.js';
+import type { Liveness as DomainLiveness } from '../membership/membership.js';
+import { ownership, replicatedOwnership } from '../ring/ownership.js';
+import { toServiceError } from './status.js';
+
+export const DKV_VERSION = '0.1.0';
+
+const STATUS: Record<DomainStatus, MemberStatus> = {
+  joining: MemberStatus.MEMBER_STATUS_JOINING,
+  normal: MemberStatus.MEMBER_STATUS_NORMAL,
+  leaving: MemberStatus.MEMBER_STATUS_LEAVING,
+  left: MemberStatus.MEMBER_STATUS_LEFT,
+};
+const LIVENESS: Record<DomainLiveness, Liveness> = {
+  up: Liveness.LIVENESS_UP,
+  suspect: Liveness.LIVENESS_SUSPECT,
+  down: Liveness.LIVENESS_DOWN,
+};
+
+/** statusOf builds Admin.Status from a node's current state. */
+export async function statusOf(node: DkvNode): Promise<StatusResponse> {
+  const ring = node.membership.ring();
+  const own = ownership(ring);
+  const effectiveN = Math.min(node.config.n, ring.ownerCount);
+  const warnings: string[] = [];
+  if (ring.ownerCount === 0) warnings.push('this node has not joined a ring yet: requests fail with UNAVAILABLE');
+  else if (ring.ownerCount < node.config.n)
+    warnings.push(`the cluster has ${ring.ownerCount} node(s) owning data, fewer than N=${node.config.n}: every key has only ${effectiveN} replica(s)`);
+  const members = node.membership.members().map((m) => ({
+    nodeId: m.nodeId,
+    address: m.address,
+    zone: m.zone,
+    weight: m.weight,
+    status: STATUS[m.status],
+    liveness: LIVENESS[node.membership.liveness(m.nodeId)],
+    incarnation: m.incarnation,
+    heartbeat: m.heartbeat,
+    tokens: m.tokens.length,
+    ownership: own.get(m.nodeId) ?? 0,
+  }));
+  for (const m of members) if (m.liveness !== Liveness.LIVENESS_UP) warnings.push(`${m.nodeId} is ${Liveness[m.liveness].replace('LIVENESS_', '').toLowerCase()}`);
+  const st = node.store.stats();
+  const lookups = st.cache.hits + st.cache.misses;
+  return {
+    nodeId: node.id,
+    version: DKV_VERSION,
+    n: node.config.n,
+    effectiveN,
+    ringChecksum: ring.ownerCount > 0 ? ring.checksum() : '',
+    members,
+    keys: 0,
+    diskBytes: await node.store.approximateDiskBytes().catch(() => 0),
+    hints: [],
+    operations: [],
+    warnings,
+    uptimeMs: Math.round(node.clock.monotonic() - node.startedAt),
+    incarnation: node.store.incarnation,
+    fsync: node.config.fsync,
+    cacheHitRatio: lookups === 0 ? 0 : st.cache.hits / lookups,
+  };
+}
+
+/** ringOf builds Admin.Ring. */
+export function ringOf(node: DkvNode): RingResponse {
+  const ring = node.membership.ring();
+  const own = ownership(ring);
+  const rep = replicatedOwnership(ring, Math.min(node.config.n, Math.max(1, ring.ownerCount)));
+  return {
+    checksum: ring.ownerCount > 0 ? ring.checksum() : '',
+    n: node.config.n,
+    nodes: ring.nodes().map((r) => ({
+      nodeId: r.id,
+      zone: r.zone,
+      weight: r.weight,
+      tokens: [...r.tokens],
+      ownership: own.get(r.id) ?? 0,
+      replicatedOwnership: rep.get(r.id) ?? 0,
+      status: STATUS[node.membership.member(r.id)?.status ?? 'normal'],
+    })),
+  };
+}
+
+/** adminService implements dkv.v1.Admin. Operations not built yet answer UNIMPLEMENTED, saying so. */
+export function adminService(node: DkvNode): AdminServer & UntypedServiceImplementation {
+  const unary =
+    <Req, Res>(fn: (req: Req) => Promise<Res> | Res) =>
+    (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
+      Promise.resolve()
+        .then(() => fn(call.request))
+        .then(
+          (res) => cb(null, res),
+          (e) => cb(toServiceError(e), null),
+        );
+    };
+  const notYet = (what: string, issue: string) => () => {
+    throw new DkvError('NOT_IMPLEMENTED', `${what} is not built yet in this version of dkv (${issue})`);
+  };
+  return {
+    status: unary(() => statusOf(node)),
+    ring: unary(() => ringOf(node)),
+    join: unary(notYet('Admin.Join (online join with streaming)', 'a new node joins by starting it with --seeds'),),
+    decommission: unary(notYet('Admin.Decommission', 'see the scale out and in issue')),
+    removeNode: unary(notYet('Admin.RemoveNode', 'see the scale out and in issue')),
+    repair: (call: ServerWritableStream<unknown, unknown>) => {
+      call.emit('error', toServiceError(new DkvError('NOT_IMPLEMENTED', 'Admin.Repair (Merkle anti-entropy) is not built yet in this version of dkv')));
+    },
+  };
+}

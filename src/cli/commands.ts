@@ -1,0 +1,164 @@
+import { DkvClient, DkvRequestError, type ConsistencyOptions, type Level } from '../client/dkv-client.js';
+import { Liveness, MemberStatus, type StatusResponse, type RingResponse } from '../generated/dkv/v1/admin.js';
+import type { Receipt } from '../generated/dkv/v1/kv.js';
+import { CliError, duration, int, parse, type Options } from './args.js';
+
+/** Flags every client command takes. */
+const COMMON: Options = {
+  addr: { type: 'string' },
+  json: { type: 'boolean' },
+  timeout: { type: 'string' },
+};
+const CONSISTENCY: Options = {
+  consistency: { type: 'string', short: 'c' },
+  r: { type: 'string' },
+  w: { type: 'string' },
+  strict: { type: 'boolean' },
+};
+
+export interface Out {
+  out(s: string): void;
+  err(s: string): void;
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+function client(v: Values): DkvClient {
+  const addr = (v.addr as string | undefined) ?? process.env.DKV_ADDR ?? '127.0.0.1:7001';
+  const nodes = addr.split(',').map((s) => s.trim()).filter(Boolean);
+  return new DkvClient({ nodes, timeoutMs: v.timeout ? duration(v.timeout as string, '--timeout') : 5_000 });
+}
+
+function consistency(v: Values): ConsistencyOptions | undefined {
+  const level = v.consistency as string | undefined;
+  if (level !== undefined && !['one', 'quorum', 'all'].includes(level)) throw new CliError(`--consistency: expected one, quorum or all, got ${JSON.stringify(level)}`);
+  if (level === undefined && v.r === undefined && v.w === undefined && !v.strict) return undefined;
+  return { level: level as Level | undefined, r: int(v.r as string | undefined, '--r'), w: int(v.w as string | undefined, '--w'), strict: !!v.strict };
+}
+
+function receiptLine(r: Receipt | undefined): string {
+  if (!r) return '';
+  const reps = r.replicas.map((a) => (a.fallback ? `${a.nodeId}(hint for ${a.hintedFor})` : a.nodeId)).join(', ');
+  const repaired = r.readRepaired.length ? `; read repair sent to ${r.readRepaired.join(', ')}` : '';
+  return `coordinator ${r.coordinator}; ${r.replicas.length}/${r.n} replicas answered (${r.required} required): ${reps}${repaired}`;
+}
+
+function receiptJson(r: Receipt | undefined) {
+  return r && { coordinator: r.coordinator, required: r.required, n: r.n, replicas: r.replicas, readRepaired: r.readRepaired };
+}
+
+/** get prints the value (or each sibling); exit code 1 when the key is absent. */
+export async function get(argv: string[], io: Out): Promise<number> {
+  const { values: v, positionals: p } = parse(argv, { ...COMMON, ...CONSISTENCY, verbose: { type: 'boolean', short: 'v' } });
+  if (p.length !== 1) throw new CliError('usage: dkv get KEY [--consistency one|quorum|all] [--r N] [--strict] [--json]');
+  const c = client(v);
+  try {
+    const r = await c.get(p[0], consistency(v));
+    if (v.json) {
+      io.out(JSON.stringify({ key: p[0], found: r.values.length > 0, siblings: r.siblings.map((s) => ({ value: s.value.toString('utf8'), expiresAtMs: s.expiresAtMs, writtenAtMs: s.writtenAtMs })), context: r.context.toString('base64'), receipt: receiptJson(r.receipt) }));
+    } else if (r.values.length === 1) {
+      io.out(r.values[0].toString('utf8'));
+    } else if (r.values.length > 1) {
+      io.err(`${r.values.length} siblings (concurrent writes); resolve with: dkv put ${p[0]} VALUE --context ${r.context.toString('base64')}`);
+      r.values.forEach((val, i) => io.out(`[${i + 1}] ${val.toString('utf8')}`));
+    } else {
+      io.err(`${p[0]}: not found`);
+    }
+    if (v.verbose && !v.json) io.err(receiptLine(r.receipt));
+    return r.values.length > 0 ? 0 : 1;
+  } finally {
+    c.close();
+  }
+}
+
+/** put writes KEY VALUE ("-" reads the value from stdin). */
+export async function put(argv: string[], io: Out, stdin: () => Promise<Buffer>): Promise<number> {
+  const { values: v, positionals: p } = parse(argv, { ...COMMON, ...CONSISTENCY, ttl: { type: 'string' }, context: { type: 'string' }, replace: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' } });
+  if (p.length !== 2) throw new CliError('usage: dkv put KEY VALUE|- [--ttl 30s] [--context B64 | --replace] [--consistency ...] [--json]');
+  const value = p[1] === '-' ? await stdin() : Buffer.from(p[1], 'utf8');
+  const c = client(v);
+  try {
+    let context: Buffer = v.context !== undefined ? Buffer.from(v.context as string, 'base64') : Buffer.alloc(0);
+    if (v.replace) context = (await c.get(p[0], consistency(v))).context;
+    const r = await c.put(p[0], value, { context, ttlMs: v.ttl ? duration(v.ttl as string, '--ttl') : 0, consistency: consistency(v) });
+    if (v.json) io.out(JSON.stringify({ key: p[0], context: r.context.toString('base64'), receipt: receiptJson(r.receipt) }));
+    else io.out(v.verbose ? `OK (${receiptLine(r.receipt)})` : 'OK');
+    return 0;
+  } finally {
+    c.close();
+  }
+}
+
+/** del deletes KEY (with --context, only what that context saw). */
+export async function del(argv: string[], io: Out): Promise<number> {
+  const { values: v, positionals: p } = parse(argv, { ...COMMON, ...CONSISTENCY, context: { type: 'string' }, verbose: { type: 'boolean', short: 'v' } });
+  if (p.length !== 1) throw new CliError('usage: dkv del KEY [--context B64] [--consistency ...] [--json]');
+  const c = client(v);
+  try {
+    // Without an explicit context, delete what a read sees now (what a user means by "del").
+    const context = v.context !== undefined ? Buffer.from(v.context as string, 'base64') : (await c.get(p[0], consistency(v))).context;
+    const r = await c.delete(p[0], { context, consistency: consistency(v) });
+    if (v.json) io.out(JSON.stringify({ key: p[0], receipt: receiptJson(r.receipt) }));
+    else io.out(v.verbose ? `OK (${receiptLine(r.receipt)})` : 'OK');
+    return 0;
+  } finally {
+    c.close();
+  }
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const liveName = (l: Liveness) => (Liveness[l] ?? 'UNKNOWN').replace('LIVENESS_', '').toLowerCase();
+const statusName = (s: MemberStatus) => (MemberStatus[s] ?? 'UNKNOWN').replace('MEMBER_STATUS_', '').toLowerCase();
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+export function formatStatus(s: StatusResponse): string {
+  const head = [
+    `node ${s.nodeId} (dkv ${s.version}, incarnation ${s.incarnation}, up ${Math.round(s.uptimeMs / 1000)}s, fsync ${s.fsync})`,
+    `N=${s.n} (in force: ${s.effectiveN})  ring checksum ${s.ringChecksum.slice(0, 16) || '-'}  disk ${s.diskBytes} B  cache hit ratio ${pct(s.cacheHitRatio)}`,
+  ];
+  const rows = [['NODE', 'ADDRESS', 'ZONE', 'WEIGHT', 'STATUS', 'LIVENESS', 'TOKENS', 'OWNS', 'HEARTBEAT']];
+  for (const m of s.members) rows.push([m.nodeId, m.address, m.zone || '-', String(m.weight), statusName(m.status), liveName(m.liveness), String(m.tokens), pct(m.ownership), String(m.heartbeat)]);
+  const hints = s.hints.map((h) => `hints for ${h.target}: ${h.count} writes, ${h.bytes} B, oldest ${Math.round(h.oldestAgeMs / 1000)}s`);
+  const ops = s.operations.map((o) => `${o.kind} ${o.state}: ${o.done}/${o.total} ${o.message}`);
+  const warn = s.warnings.map((w) => `WARNING: ${w}`);
+  return [...head, '', table(rows), ...(hints.length ? ['', ...hints] : []), ...(ops.length ? ['', ...ops] : []), ...(warn.length ? ['', ...warn] : [])].join('\n');
+}
+
+export function formatRing(r: RingResponse): string {
+  const rows = [['NODE', 'ZONE', 'WEIGHT', 'STATUS', 'TOKENS', 'PRIMARY SHARE', 'REPLICA SHARE']];
+  for (const n of r.nodes) rows.push([n.nodeId, n.zone || '-', String(n.weight), statusName(n.status), String(n.tokens.length), pct(n.ownership), pct(n.replicatedOwnership)]);
+  const shares = r.nodes.map((n) => n.ownership / n.weight);
+  const mean = shares.reduce((a, b) => a + b, 0) / Math.max(1, shares.length);
+  const balance = shares.length ? `balance (max/mean share per unit of weight): ${(Math.max(...shares) / mean).toFixed(3)}` : 'the ring is empty';
+  return [`ring checksum ${r.checksum || '-'}  N=${r.n}  ${r.nodes.length} node(s)`, '', table(rows), '', balance].join('\n');
+}
+
+export async function status(argv: string[], io: Out): Promise<number> {
+  const { values: v } = parse(argv, COMMON);
+  const c = client(v);
+  try {
+    const s = await c.status();
+    io.out(v.json ? JSON.stringify(s) : formatStatus(s));
+    return 0;
+  } finally {
+    c.close();
+  }
+}
+
+export async function ring(argv: string[], io: Out): Promise<number> {
+  const { values: v } = parse(argv, COMMON);
+  const c = client(v);
+  try {
+    const r = await c.ring();
+    io.out(v.json ? JSON.stringify(r) : formatRing(r));
+    return 0;
+  } finally {
+    c.close();
+  }
+}
+
+export { DkvRequestError };

@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+import { status as Status } from '@grpc/grpc-js';
+import { CliError } from './args.js';
+import { del, DkvRequestError, get, put, ring, status, type Out } from './commands.js';
+import { serve, SERVE_USAGE } from './serve.js';
+
+const USAGE = `dkv — a Dynamo-style distributed key-value store
+
+usage: dkv COMMAND [flags]
+
+data:
+  get KEY                  read a key (exit 1 when absent); -v shows the receipt
+  put KEY VALUE|-          write a key (--ttl 30s, --context B64, --replace)
+  del KEY                  delete a key
+operators:
+  serve                    run a node (dkv serve --help)
+  status                   this node's view of the cluster
+  ring                     the ring: tokens, shares, balance, checksum
+
+client flags: --addr HOST:PORT[,HOST:PORT] (default $DKV_ADDR or 127.0.0.1:7001), --json,
+  --timeout 5s, --consistency one|quorum|all, --r N, --w N, --strict
+exit codes: 0 ok, 1 key not found (get), 2 error`;
+
+const io: Out = {
+  out: (s) => process.stdout.write(s + '\n'),
+  err: (s) => process.stderr.write(s + '\n'),
+};
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'serve':
+      if (rest.includes('--help')) {
+        io.out(SERVE_USAGE);
+        return 0;
+      }
+      await serve(rest);
+      return -1; // keeps running until a signal
+    case 'get':
+      return get(rest, io);
+    case 'put':
+      return put(rest, io, readStdin);
+    case 'del':
+    case 'delete':
+      return del(rest, io);
+    case 'status':
+      return status(rest, io);
+    case 'ring':
+      return ring(rest, io);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      io.out(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      throw new CliError(`unknown command ${JSON.stringify(cmd)}; run dkv --help`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (e) => {
+    if (e instanceof DkvRequestError) io.err(`error: ${Status[e.code] ?? e.code}${e.dkvCode ? ` (${e.dkvCode})` : ''} from ${e.node}: ${e.message}`);
+    else if (e instanceof CliError) io.err(`error: ${e.message}`);
+    else io.err(`error: ${(e as Error)?.message ?? String(e)}`);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,177 @@
+import { credentials, Metadata, status as Status, type Client, type ServiceError } from '@grpc/grpc-js';
+import { ConsistencyLevel, KVClient, type Consistency, type GetResponse, type PutResponse, type DeleteResponse, type Receipt } from '../generated/dkv/v1/kv.js';
+import { AdminClient, type RingResponse, type StatusResponse } from '../generated/dkv/v1/admin.js';
+
+export type Level = 'one' | 'quorum' | 'all';
+
+/** ConsistencyOptions choose R / W per request (SPEC section 3). */
+export interface ConsistencyOptions {
+  level?: Level;
+  r?: number;
+  w?: number;
+  strict?: boolean;
+}
+
+export interface ClientOptions {
+  /** nodes are HOST:PORT addresses of any dkv nodes; requests fail over between them. */
+  nodes: string[];
+  /** timeoutMs is each attempt's deadline (default 5 s). */
+  timeoutMs?: number;
+  /** attempts is how many nodes a retryable request tries (default: every node, at most 3). */
+  attempts?: number;
+  /** retryWrites retries Put and Delete on UNAVAILABLE too. Off by default: a write that timed
+   * out may have been stored, and a retried blind write becomes a second sibling. */
+  retryWrites?: boolean;
+  /** contextCacheSize is how many keys' contexts are remembered from Get for the next Put. */
+  contextCacheSize?: number;
+}
+
+export interface ReadResult {
+  /** values are the live siblings' values; more than one means concurrent writes. */
+  values: Buffer[];
+  /** siblings are the live siblings with their expiry. */
+  siblings: { value: Buffer; expiresAtMs: number; writtenAtMs: number }[];
+  /** context covers everything read: pass it (or let the client pass it) to the next write. */
+  context: Buffer;
+  receipt: Receipt | undefined;
+}
+
+export interface WriteOptions {
+  consistency?: ConsistencyOptions;
+  /** context overrides the remembered one; an empty Buffer forces a blind write. */
+  context?: Buffer;
+  ttlMs?: number;
+  /** retry overrides ClientOptions.retryWrites for this call. */
+  retry?: boolean;
+}
+
+/** DkvRequestError is a failed request with its gRPC status and dkv's error code. */
+export class DkvRequestError extends Error {
+  constructor(
+    readonly code: Status,
+    readonly dkvCode: string | undefined,
+    message: string,
+    readonly node: string,
+  ) {
+    super(message);
+    this.name = 'DkvRequestError';
+  }
+}
+
+/**
+ * DkvClient is the TypeScript SDK: typed calls over the generated stubs, failover between
+ * nodes, retries by status code (reads on UNAVAILABLE; writes only when asked), and the
+ * read-modify-write context carried from a Get to the following Put of the same key.
+ */
+export class DkvClient {
+  private readonly kv: KVClient[];
+  private readonly admin: AdminClient[];
+  private next = 0;
+  private readonly contexts = new Map<string, Buffer>();
+  private readonly opts: Required<ClientOptions>;
+
+  constructor(opts: ClientOptions) {
+    if (opts.nodes.length === 0) throw new Error('DkvClient needs at least one node address');
+    this.opts = {
+      timeoutMs: 5_000,
+      attempts: Math.min(3, opts.nodes.length),
+      retryWrites: false,
+      contextCacheSize: 10_000,
+      ...opts,
+    };
+    const channelOptions = { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1_000 };
+    this.kv = opts.nodes.map((a) => new KVClient(a, credentials.createInsecure(), channelOptions));
+    this.admin = opts.nodes.map((a) => new AdminClient(a, credentials.createInsecure(), channelOptions));
+  }
+
+  async get(key: string | Buffer, consistency?: ConsistencyOptions): Promise<ReadResult> {
+    const k = toBuf(key);
+    const res = await this.call<GetResponse>(true, (i, md, o, cb) => this.kv[i].get({ key: k, consistency: toWire(consistency) }, md, o, cb));
+    this.remember(k, res.context);
+    return {
+      values: res.siblings.map((s) => s.value),
+      siblings: res.siblings.map((s) => ({ value: s.value, expiresAtMs: s.expiresAtMs, writtenAtMs: s.writtenAtMs })),
+      context: res.context,
+      receipt: res.receipt,
+    };
+  }
+
+  async put(key: string | Buffer, value: string | Buffer, o: WriteOptions = {}): Promise<{ context: Buffer; receipt: Receipt | undefined }> {
+    const k = toBuf(key);
+    const context = o.context ?? this.contexts.get(k.toString('latin1')) ?? Buffer.alloc(0);
+    const res = await this.call<PutResponse>(o.retry ?? this.opts.retryWrites, (i, md, co, cb) =>
+      this.kv[i].put({ key: k, value: toBuf(value), context, ttlMs: o.ttlMs ?? 0, consistency: toWire(o.consistency) }, md, co, cb),
+    );
+    this.remember(k, res.context);
+    return { context: res.context, receipt: res.receipt };
+  }
+
+  async delete(key: string | Buffer, o: Omit<WriteOptions, 'ttlMs'> = {}): Promise<{ receipt: Receipt | undefined }> {
+    const k = toBuf(key);
+    const context = o.context ?? this.contexts.get(k.toString('latin1')) ?? Buffer.alloc(0);
+    const res = await this.call<DeleteResponse>(o.retry ?? this.opts.retryWrites, (i, md, co, cb) =>
+      this.kv[i].delete({ key: k, context, consistency: toWire(o.consistency) }, md, co, cb),
+    );
+    this.contexts.delete(k.toString('latin1'));
+    return { receipt: res.receipt };
+  }
+
+  status(): Promise<StatusResponse> {
+    return this.call<StatusResponse>(true, (i, md, o, cb) => this.admin[i].status({}, md, o, cb));
+  }
+
+  ring(): Promise<RingResponse> {
+    return this.call<RingResponse>(true, (i, md, o, cb) => this.admin[i].ring({}, md, o, cb));
+  }
+
+  /** forget drops the remembered context of a key (the next Put is blind). */
+  forget(key: string | Buffer): void {
+    this.contexts.delete(toBuf(key).toString('latin1'));
+  }
+
+  close(): void {
+    for (const c of [...this.kv, ...this.admin]) (c as Client).close();
+  }
+
+  private remember(key: Buffer, context: Buffer): void {
+    const k = key.toString('latin1');
+    this.contexts.delete(k);
+    if (context.length > 0) this.contexts.set(k, context);
+    if (this.contexts.size > this.opts.contextCacheSize) this.contexts.delete(this.contexts.keys().next().value as string);
+  }
+
+  private async call<T>(
+    retryable: boolean,
+    start: (i: number, md: Metadata, o: { deadline: Date }, cb: (err: ServiceError | null, res: T) => void) => void,
+  ): Promise<T> {
+    const attempts = retryable ? this.opts.attempts : 1;
+    let last: DkvRequestError | undefined;
+    for (let a = 0; a < attempts; a++) {
+      const i = this.next % this.kv.length;
+      try {
+        return await new Promise<T>((resolve, reject) =>
+          start(i, new Metadata(), { deadline: new Date(Date.now() + this.opts.timeoutMs) }, (err, res) => (err ? reject(err) : resolve(res))),
+        );
+      } catch (e) {
+        const se = e as ServiceError;
+        const dkvCode = se.metadata?.get('dkv-error-code')[0];
+        last = new DkvRequestError(se.code, typeof dkvCode === 'string' ? dkvCode : undefined, se.details || se.message, this.opts.nodes[i]);
+        // Fail over to the next node when this one is unreachable or cannot serve.
+        if (se.code !== Status.UNAVAILABLE && se.code !== Status.DEADLINE_EXCEEDED) throw last;
+        this.next++;
+        if (se.code === Status.DEADLINE_EXCEEDED && !retryable) throw last;
+      }
+    }
+    throw last!;
+  }
+}
+
+function toBuf(v: string | Buffer): Buffer {
+  return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
+}
+
+function toWire(c?: ConsistencyOptions): Consistency | undefined {
+  if (!c) return undefined;
+  const level = { one: ConsistencyLevel.CONSISTENCY_LEVEL_ONE, quorum: ConsistencyLevel.CONSISTENCY_LEVEL_QUORUM, all: ConsistencyLevel.CONSISTENCY_LEVEL_ALL };
+  return { level: c.level ? level[c.level] : ConsistencyLevel.CONSISTENCY_LEVEL_UNSPECIFIED, r: c.r ?? 0, w: c.w ?? 0, strict: c.strict ?? false };
+}

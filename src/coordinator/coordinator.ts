@@ -1,0 +1,210 @@
+import { DkvError, isDkvError } from '../errors.js';
+import type { Clock } from '../time/clock.js';
+import type { Logger } from '../node/logger.js';
+import type { NodeConfig } from '../node/config.js';
+import type { Membership } from '../membership/membership.js';
+import type { RecordStore } from '../storage/record-store.js';
+import type { ForwardOp, ForwardResult, PeerTransport, Purpose } from '../transport/peer-transport.js';
+import { hashKey } from '../ring/hash.js';
+import { preferenceList, type PreferenceEntry } from '../ring/preference-list.js';
+import { vvAddDot, vvCovers, type VersionVector } from '../versioning/dvv.js';
+import { contextOf, liveValues, sync, type Version } from '../versioning/siblings.js';
+import { gather, type Failure } from './gather.js';
+import { required, type ConsistencyRequest } from './quorum.js';
+import type { Receipt, ReplicaAck } from './receipt.js';
+
+export interface GetResult {
+  /** versions is the merged record (tombstones and expired versions included). */
+  versions: Version[];
+  /** live is what the client sees: values neither deleted nor expired. */
+  live: Version[];
+  context: VersionVector;
+  receipt: Receipt;
+}
+
+export interface CoordinatorDeps {
+  config: Pick<NodeConfig, 'n' | 'defaultConsistency' | 'maxSiblings' | 'replicaTimeoutMs' | 'requestTimeoutMs'>;
+  store: RecordStore;
+  membership: Membership;
+  transport: PeerTransport;
+  clock: Clock;
+  log: Logger;
+  /** onHintedWrite is told when a write was stored on a fallback for an unusable primary. */
+  onHintedWrite?: (target: string) => void;
+}
+
+/**
+ * Coordinator serves client requests over a key's replicas (Dynamo section 4.5): any node
+ * accepts any request. A write is coordinated by a primary replica of its key when one is
+ * reachable (a non-replica forwards it once), which issues the new dot and sends the new
+ * version to all N replicas in parallel, answering after W acknowledgements. A read asks
+ * the replicas, answers after R replies, merges them by DVV sync and sends the merged record
+ * to every replica that answered with less (read repair).
+ */
+export class Coordinator {
+  constructor(private readonly d: CoordinatorDeps) {}
+
+  private get selfId(): string {
+    return this.d.membership.selfId;
+  }
+
+  /** plan returns the key's replicas now: primaries, or fallbacks standing in for unusable ones. */
+  plan(key: Buffer): { entries: PreferenceEntry[]; n: number } {
+    const ring = this.d.membership.ring();
+    if (ring.ownerCount === 0) throw new DkvError('NOT_SERVING', `${this.selfId} has not joined a ring yet`);
+    const n = Math.min(this.d.config.n, ring.ownerCount);
+    const entries = preferenceList(ring, hashKey(key), n, { usable: this.d.membership.isUsable });
+    return { entries, n };
+  }
+
+  async get(key: Buffer, c: ConsistencyRequest, timeoutMs?: number): Promise<GetResult> {
+    const deadline = this.deadline(timeoutMs);
+    const { entries, n } = this.plan(key);
+    const r = required(c, 'r', this.d.config.n, n, this.d.config.defaultConsistency);
+    const counts = (e: PreferenceEntry) => !c.strict || e.primary;
+    const g = await gather(entries, (e) => this.readReplica(e, key, deadline), r, counts, deadline, this.d.clock);
+    if (!g.met) throw this.unavailable('read', 'R', r, n, g.ok.map((o) => o.entry), g.failed, g.pending, counts);
+    let merged: Version[] = [];
+    for (const o of g.ok) merged = sync(merged, o.value);
+    const stale = g.ok.filter((o) => !sameVersions(o.value, merged)).map((o) => o.entry);
+    for (const e of stale) void this.repair(e, key, merged);
+    // Replicas answering after the response still get the merged record.
+    void g.settled.then(({ ok }) => {
+      for (const late of ok) if (!g.ok.some((o) => o.entry === late.entry) && !sameVersions(late.value, merged)) void this.repair(late.entry, key, merged);
+    });
+    return {
+      versions: merged,
+      live: liveValues(merged, this.d.clock.now()),
+      context: contextOf(merged),
+      receipt: this.receipt(r, n, g.ok.map((o) => o.entry), stale.map((e) => e.nodeId)),
+    };
+  }
+
+  /** write coordinates a Put or Delete (forwarding it to a primary when this node is not one). */
+  async write(op: ForwardOp, hops = 0, timeoutMs?: number): Promise<ForwardResult> {
+    const deadline = this.deadline(timeoutMs);
+    const { entries, n } = this.plan(op.key);
+    const isPrimary = entries.some((e) => e.primary && e.nodeId === this.selfId);
+    if (!isPrimary && hops === 0) {
+      for (const e of entries.filter((x) => x.primary)) {
+        const address = this.d.membership.address(e.nodeId);
+        if (!address) continue;
+        try {
+          return await this.d.transport.forward(address, this.selfId, op, 1, this.remaining(deadline, this.d.config.requestTimeoutMs));
+        } catch (err) {
+          // Only a primary that did not answer makes us try the next; a real answer is final.
+          if (!isDkvError(err, 'PEER_UNAVAILABLE') && !isDkvError(err, 'DEADLINE_EXCEEDED') && !isDkvError(err, 'NOT_SERVING')) throw err;
+          this.d.log.debug(`forward to ${e.nodeId} failed (${(err as Error).message}); trying the next replica`);
+        }
+      }
+      // No primary answered: coordinate here (sloppy quorum decides who stores the write).
+    }
+    return this.coordinate(op, entries, n, deadline);
+  }
+
+  private async coordinate(op: ForwardOp, entries: PreferenceEntry[], n: number, deadline: number): Promise<ForwardResult> {
+    const w = required(op.consistency, 'w', this.d.config.n, n, this.d.config.defaultConsistency);
+    if (entries.some((e) => e.nodeId === this.selfId)) await this.checkSiblingLimit(op.key, op.context);
+    const now = this.d.clock.now();
+    const dot = await this.d.store.issueDot();
+    const fresh: Version = {
+      dot,
+      past: op.context,
+      value: op.kind === 'put' ? op.value : Buffer.alloc(0),
+      tombstone: op.kind === 'delete',
+      expiresAtMs: op.kind === 'put' && op.ttlMs > 0 ? now + op.ttlMs : 0,
+      writtenAtMs: now,
+    };
+    const counts = (e: PreferenceEntry) => !op.consistency.strict || e.primary;
+    const g = await gather(entries, (e) => this.writeReplica(e, op.key, [fresh], 'write', deadline), w, counts, deadline, this.d.clock);
+    for (const o of g.ok) if (!o.entry.primary && o.entry.hintedFor) this.d.onHintedWrite?.(o.entry.hintedFor);
+    if (!g.met) throw this.unavailable('write', 'W', w, n, g.ok.map((o) => o.entry), g.failed, g.pending, counts);
+    return { context: vvAddDot(op.context, dot), receipt: this.receipt(w, n, g.ok.map((o) => o.entry), []) };
+  }
+
+  /** checkSiblingLimit refuses a client write that would leave more than maxSiblings versions. */
+  private async checkSiblingLimit(key: Buffer, context: VersionVector): Promise<void> {
+    const local = await this.d.store.read(key);
+    const kept = local.filter((v) => !vvCovers(context, v.dot)).length;
+    if (kept + 1 > this.d.config.maxSiblings)
+      throw new DkvError(
+        'TOO_MANY_SIBLINGS',
+        `key has ${kept} siblings the write's context has not seen; one more would exceed the limit of ${this.d.config.maxSiblings} (--max-siblings): read the key and write with its context to resolve them`,
+        { limit: this.d.config.maxSiblings },
+      );
+  }
+
+  private async readReplica(e: PreferenceEntry, key: Buffer, deadline: number): Promise<Version[]> {
+    if (e.nodeId === this.selfId) return this.d.store.read(key);
+    const [versions] = await this.d.transport.replicaRead(this.addressOf(e.nodeId), this.selfId, [key], this.remaining(deadline));
+    return versions ?? [];
+  }
+
+  private async writeReplica(e: PreferenceEntry, key: Buffer, versions: Version[], purpose: Purpose, deadline: number): Promise<void> {
+    if (e.nodeId === this.selfId) {
+      await this.d.store.merge([{ key, versions }]);
+      return;
+    }
+    await this.d.transport.replicaWrite(this.addressOf(e.nodeId), this.selfId, purpose, [{ key, versions, hintedFor: e.hintedFor }], this.remaining(deadline));
+  }
+
+  private async repair(e: PreferenceEntry, key: Buffer, merged: Version[]): Promise<void> {
+    try {
+      await this.writeReplica(e, key, merged, 'read-repair', this.d.clock.monotonic() + this.d.config.replicaTimeoutMs);
+    } catch (err) {
+      this.d.log.debug(`read repair of ${e.nodeId} failed: ${(err as Error).message}`);
+    }
+  }
+
+  private addressOf(id: string): string {
+    const a = this.d.membership.address(id);
+    if (!a) throw new DkvError('PEER_UNAVAILABLE', `no address known for ${id}`);
+    return a;
+  }
+
+  private deadline(timeoutMs?: number): number {
+    const t = timeoutMs === undefined ? this.d.config.requestTimeoutMs : Math.min(timeoutMs, this.d.config.requestTimeoutMs);
+    return this.d.clock.monotonic() + Math.max(1, t);
+  }
+
+  private remaining(deadline: number, cap = this.d.config.replicaTimeoutMs): number {
+    return Math.max(1, Math.min(cap, deadline - this.d.clock.monotonic()));
+  }
+
+  private receipt(required: number, n: number, answered: PreferenceEntry[], repaired: string[]): Receipt {
+    const replicas: ReplicaAck[] = answered.map((e) => ({ nodeId: e.nodeId, fallback: !e.primary, hintedFor: e.hintedFor }));
+    return { coordinator: this.selfId, required, n, replicas, readRepaired: repaired };
+  }
+
+  private unavailable(
+    what: 'read' | 'write',
+    letter: 'R' | 'W',
+    needed: number,
+    n: number,
+    answered: PreferenceEntry[],
+    failed: Failure[],
+    pending: PreferenceEntry[],
+    counts: (e: PreferenceEntry) => boolean,
+  ): DkvError {
+    const got = answered.filter(counts).length;
+    const why = [
+      ...failed.map((f) => `${f.entry.nodeId}: ${f.error.message}`),
+      ...pending.map((p) => `${p.nodeId}: no answer before the deadline`),
+    ];
+    const strictNote = answered.length > got ? ` (${answered.length - got} fallback answer(s) not counted: strict)` : '';
+    const tail = what === 'write' ? '; the write may still have reached some replicas' : '';
+    return new DkvError(
+      'QUORUM_UNAVAILABLE',
+      `${what} needed ${needed} replica answer(s) (${letter}=${needed}, N=${n}) but ${got} answered${strictNote}${why.length ? ` [${why.join('; ')}]` : ''}${tail}`,
+      { needed, answered: got },
+    );
+  }
+}
+
+function sameVersions(a: readonly Version[], b: readonly Version[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i].dot.actor !== b[i].dot.actor || a[i].dot.counter !== b[i].dot.counter || a[i].tombstone !== b[i].tombstone) return false;
+  }
+  return true;
+}

@@ -1,0 +1,136 @@
+import { invalidArgument } from '../errors.js';
+
+export type FsyncMode = 'never' | 'batch' | 'always';
+export type ConsistencyName = 'one' | 'quorum' | 'all';
+
+/**
+ * NodeConfig is everything a node is configured with, validated once at start-up by
+ * validateConfig. Durations are milliseconds, sizes bytes.
+ */
+export interface NodeConfig {
+  /** nodeId is the node's stable id in the cluster; defaults to the advertised address. */
+  nodeId: string;
+  /** listen is the HOST:PORT the gRPC server binds (port 0 picks a free port). */
+  listen: string;
+  /** advertise is the HOST:PORT peers and clients use to reach this node; defaults to listen. */
+  advertise: string;
+  /** dataDir holds the node's LevelDB; a new or wiped directory gives the node a new incarnation. */
+  dataDir: string;
+  /** engine selects the storage engine: 'level' (LevelDB on disk) or 'memory' (tests only). */
+  engine: 'level' | 'memory';
+  /** seeds are HOST:PORT addresses of existing members to join through; empty starts a new cluster. */
+  seeds: string[];
+  /** clusterName must match between nodes: gossip from another cluster is refused. */
+  clusterName: string;
+  /** zone is the node's failure domain; replicas spread over distinct zones where zones exist. */
+  zone: string;
+  /** weight is the node's relative capacity; its share of the ring is proportional to it. */
+  weight: number;
+  /** tokensPerWeight is how many ring tokens one unit of weight gets. */
+  tokensPerWeight: number;
+  /** n is the replication factor: every key lives on n distinct nodes. */
+  n: number;
+  /** defaultConsistency applies when a request leaves consistency unspecified. */
+  defaultConsistency: ConsistencyName;
+  /** fsync: 'never' acknowledges after the write reaches LevelDB's log in the page cache;
+   * 'batch' and 'always' acknowledge after an fsync shared by the writes that arrive together
+   * (group commit); 'batch' also waits up to fsyncWindowMs to gather more writes. */
+  fsync: FsyncMode;
+  /** fsyncWindowMs is how long 'batch' mode waits to gather writes into one sync. */
+  fsyncWindowMs: number;
+  /** maxKeyBytes is the largest key accepted. */
+  maxKeyBytes: number;
+  /** maxValueBytes is the largest key + value accepted (--max-value-bytes, at most 4 MiB). */
+  maxValueBytes: number;
+  /** maxSiblings is the most siblings a client write may leave on a key. */
+  maxSiblings: number;
+  /** cacheBytes is the hot-key cache's memory budget; 0 disables the cache. */
+  cacheBytes: number;
+  /** levelCacheBytes is LevelDB's own block cache. */
+  levelCacheBytes: number;
+  /** replicaTimeoutMs is the deadline of one internode replica read or write. */
+  replicaTimeoutMs: number;
+  /** requestTimeoutMs is the longest a coordinator works on a client request without a deadline. */
+  requestTimeoutMs: number;
+  /** expirySweepIntervalMs is how often expired values are purged from storage. */
+  expirySweepIntervalMs: number;
+  /** tombstoneGraceMs is how long a tombstone is kept before it may be purged. */
+  tombstoneGraceMs: number;
+  /** gossipIntervalMs is the period of gossip rounds. */
+  gossipIntervalMs: number;
+  /** shutdownGraceMs is how long SIGTERM waits for in-flight requests before cancelling them. */
+  shutdownGraceMs: number;
+}
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+/** local is the preset for a laptop or a test: fast gossip, small caches. */
+export function local(overrides: Partial<NodeConfig> = {}): NodeConfig {
+  const listen = overrides.listen ?? '127.0.0.1:7001';
+  const advertise = overrides.advertise ?? listen;
+  return {
+    nodeId: advertise,
+    listen,
+    advertise,
+    dataDir: './data/node',
+    engine: 'level',
+    seeds: [],
+    clusterName: 'dkv',
+    zone: '',
+    weight: 1,
+    tokensPerWeight: 64,
+    n: 3,
+    defaultConsistency: 'quorum',
+    fsync: 'never',
+    fsyncWindowMs: 2,
+    maxKeyBytes: 1 * KIB,
+    maxValueBytes: 10 * KIB,
+    maxSiblings: 100,
+    cacheBytes: 64 * MIB,
+    levelCacheBytes: 8 * MIB,
+    replicaTimeoutMs: 2_000,
+    requestTimeoutMs: 5_000,
+    expirySweepIntervalMs: 1_000,
+    tombstoneGraceMs: 10 * 60_000,
+    gossipIntervalMs: 200,
+    shutdownGraceMs: 5_000,
+    ...overrides,
+    ...(overrides.nodeId === undefined ? { nodeId: advertise } : {}),
+  };
+}
+
+/** lan is the preset for nodes on a LAN: slower gossip, larger caches. */
+export function lan(overrides: Partial<NodeConfig> = {}): NodeConfig {
+  return local({ cacheBytes: 256 * MIB, levelCacheBytes: 64 * MIB, gossipIntervalMs: 1_000, ...overrides });
+}
+
+/** validateConfig checks every field once; the error names the flag and the limit. */
+export function validateConfig(c: NodeConfig): NodeConfig {
+  const intIn = (name: string, v: number, min: number, max: number) => {
+    if (!Number.isInteger(v) || v < min || v > max) throw invalidArgument(name, `must be an integer in [${min}, ${max}], got ${v}`);
+  };
+  if (!c.nodeId || /\s/.test(c.nodeId)) throw invalidArgument('node-id', 'must be a non-empty string without spaces');
+  parseHostPort(c.listen, 'listen');
+  parseHostPort(c.advertise, 'advertise');
+  for (const s of c.seeds) parseHostPort(s, 'seeds');
+  intIn('n', c.n, 1, 15);
+  if (!(c.weight > 0 && c.weight <= 100)) throw invalidArgument('weight', `must be in (0, 100], got ${c.weight}`);
+  intIn('max-value-bytes', c.maxValueBytes, 16, 4 * MIB);
+  intIn('max-key-bytes', c.maxKeyBytes, 1, Math.min(64 * KIB, c.maxValueBytes));
+  intIn('max-siblings', c.maxSiblings, 1, 10_000);
+  intIn('cache-bytes', c.cacheBytes, 0, 64 * 1024 * MIB);
+  intIn('fsync-window-ms', c.fsyncWindowMs, 0, 1_000);
+  if (!['never', 'batch', 'always'].includes(c.fsync)) throw invalidArgument('fsync', `must be never, batch or always, got ${c.fsync}`);
+  if (!['one', 'quorum', 'all'].includes(c.defaultConsistency)) throw invalidArgument('default-consistency', 'must be one, quorum or all');
+  if (!['level', 'memory'].includes(c.engine)) throw invalidArgument('engine', 'must be level or memory');
+  return c;
+}
+
+/** parseHostPort splits "HOST:PORT" ("[::1]:7001" for IPv6). */
+export function parseHostPort(s: string, field: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]+)):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw invalidArgument(field, `expected HOST:PORT, got ${JSON.stringify(s)}`);
+  return { host: m[1] ?? m[2], port };
+}

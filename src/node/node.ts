@@ -1,0 +1,203 @@
+import { DkvError } from '../errors.js';
+import { SystemClock, type Clock, type Timer } from '../time/clock.js';
+import { systemRandom, type Random } from '../time/random.js';
+import type { StorageEngine } from '../storage/engine.js';
+import { LevelEngine } from '../storage/level-engine.js';
+import { MemoryEngine } from '../storage/memory-engine.js';
+import { RecordStore } from '../storage/record-store.js';
+import { Membership } from '../membership/membership.js';
+import type { MemberState, MemberStatus } from '../membership/member-table.js';
+import { Coordinator } from '../coordinator/coordinator.js';
+import type { ForwardOp, InternodeHandler, PeerTransport, Purpose, ReplicaEntry } from '../transport/peer-transport.js';
+import { allocateTokens } from '../ring/allocate.js';
+import type { NodeConfig } from './config.js';
+import { consoleLogger, type Logger } from './logger.js';
+
+/** NodeDeps are the seams a node is built from; the defaults are the real ones. */
+export interface NodeDeps {
+  clock?: Clock;
+  random?: Random;
+  engine?: StorageEngine;
+  transport: PeerTransport;
+  log?: Logger;
+}
+
+/** PersistedSelf is this node's own member row as kept in its data directory across restarts. */
+interface PersistedSelf {
+  tokens: number[];
+  status: MemberStatus;
+  weight: number;
+  zone: string;
+  version: number;
+}
+
+/**
+ * DkvNode is the composition root: it wires storage, membership, the coordinator and the
+ * internode handler of one node from injected seams, and owns its lifecycle. It has no
+ * network server of its own (api/server.ts serves it over gRPC; the simulation registers its
+ * handler on a MemoryNetwork), so a whole cluster can run in one process.
+ */
+export class DkvNode {
+  readonly startedAt: number;
+  private timers: Timer[] = [];
+  private inFlight = 0;
+  private stopping = false;
+  private drained: (() => void) | undefined;
+  private joinLoop: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: NodeConfig,
+    readonly clock: Clock,
+    readonly random: Random,
+    readonly store: RecordStore,
+    readonly membership: Membership,
+    readonly coordinator: Coordinator,
+    readonly transport: PeerTransport,
+    readonly log: Logger,
+  ) {
+    this.startedAt = clock.monotonic();
+  }
+
+  /** create opens the node's storage and identity; call start() to join and serve. */
+  static async create(config: NodeConfig, deps: NodeDeps): Promise<DkvNode> {
+    const clock = deps.clock ?? new SystemClock();
+    const random = deps.random ?? systemRandom();
+    const log = deps.log ?? consoleLogger(config.nodeId);
+    const engine =
+      deps.engine ??
+      (config.engine === 'memory' ? new MemoryEngine() : new LevelEngine({ location: config.dataDir, cacheSize: config.levelCacheBytes }));
+    const store = await RecordStore.open(engine, config.nodeId, { fsync: config.fsync, fsyncWindowMs: config.fsyncWindowMs, cacheBytes: config.cacheBytes }, clock);
+    const saved = await store.getMeta('member');
+    const persisted: PersistedSelf | undefined = saved ? (JSON.parse(saved.toString('utf8')) as PersistedSelf) : undefined;
+    const self: MemberState = {
+      nodeId: config.nodeId,
+      address: config.advertise,
+      zone: config.zone,
+      weight: persisted?.weight ?? config.weight,
+      tokens: persisted?.tokens ?? [],
+      status: persisted?.status ?? 'joining',
+      incarnation: store.incarnation,
+      version: (persisted?.version ?? 0) + 1,
+      heartbeat: 0,
+    };
+    const membership = new Membership(
+      self,
+      {
+        clusterName: config.clusterName,
+        seeds: config.seeds.filter((s) => s !== config.advertise),
+        gossipIntervalMs: config.gossipIntervalMs,
+        gossipTimeoutMs: Math.max(500, config.gossipIntervalMs * 5),
+        suspectAfterMs: Math.max(2_000, config.gossipIntervalMs * 20),
+      },
+      clock,
+      random,
+      deps.transport,
+      log,
+    );
+    const coordinator = new Coordinator({ config, store, membership, transport: deps.transport, clock, log });
+    return new DkvNode(config, clock, random, store, membership, coordinator, deps.transport, log);
+  }
+
+  get id(): string {
+    return this.config.nodeId;
+  }
+
+  /** handler is what this node serves to peers. */
+  readonly handler: InternodeHandler = {
+    replicaWrite: (_from: string, _purpose: Purpose, entries: ReplicaEntry[]) =>
+      this.admit(async () => {
+        await this.store.merge(entries.map((e) => ({ key: e.key, versions: e.versions })));
+      }),
+    replicaRead: (_from: string, keys: Buffer[]) => this.admit(() => this.store.readMany(keys)),
+    forward: (_from: string, op: ForwardOp, hops: number, timeoutMs: number) => this.admit(() => this.coordinator.write(op, hops, timeoutMs)),
+    gossip: async (msg) => this.membership.handleGossip(msg),
+  };
+
+  /**
+   * start joins the ring (first node: takes tokens alone; otherwise through the seeds, as soon
+   * as one answers), then gossips and sweeps expired values in the background. It resolves
+   * once the node owns tokens, unless `waitForJoin` is false.
+   */
+  async start(waitForJoin = true): Promise<void> {
+    this.membership.start();
+    this.timers.push(this.clock.setInterval(() => void this.sweep(), this.config.expirySweepIntervalMs));
+    if (this.membership.selfState().tokens.length > 0) {
+      this.log.info(`restarted with ${this.membership.selfState().tokens.length} tokens, incarnation ${this.store.incarnation}`);
+      this.membership.updateSelf({ status: this.membership.selfState().status === 'joining' ? 'normal' : this.membership.selfState().status, address: this.config.advertise });
+      await this.persistSelf();
+      return;
+    }
+    this.joinLoop = this.join();
+    if (waitForJoin) await this.joinLoop;
+  }
+
+  private async join(): Promise<void> {
+    const seeds = this.config.seeds.filter((s) => s !== this.config.advertise);
+    let attempt = 0;
+    while (seeds.length > 0 && !this.stopping) {
+      for (const seed of seeds) {
+        try {
+          await this.membership.exchangeWith(seed);
+        } catch (e) {
+          if (attempt % 10 === 0) this.log.warn(`seed ${seed} did not answer: ${(e as Error).message}; retrying`);
+        }
+      }
+      if (this.membership.ring().ownerCount > 0) break;
+      attempt++;
+      await this.clock.sleep(Math.min(2_000, 100 * attempt));
+    }
+    if (this.stopping) return;
+    const ring = this.membership.ring();
+    const tokens = allocateTokens(ring.ownerCount > 0 ? ring : undefined, this.id, this.membership.selfState().weight, { tokensPerWeight: this.config.tokensPerWeight }, this.random);
+    this.membership.updateSelf({ tokens, status: 'normal' });
+    await this.persistSelf();
+    this.log.info(`joined with ${tokens.length} tokens; ring has ${this.membership.ring().ownerCount} node(s), checksum ${this.membership.ring().checksum().slice(0, 12)}`);
+  }
+
+  private async persistSelf(): Promise<void> {
+    const s = this.membership.selfState();
+    const p: PersistedSelf = { tokens: [...s.tokens], status: s.status, weight: s.weight, zone: s.zone, version: s.version };
+    await this.store.putMeta('member', Buffer.from(JSON.stringify(p), 'utf8'));
+  }
+
+  private async sweep(): Promise<void> {
+    try {
+      await this.store.sweepExpired();
+    } catch (e) {
+      if (!this.stopping) this.log.warn(`expiry sweep failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** enter / leave bracket every client request (the gate of api/kv-service.ts). */
+  enter(): void {
+    if (this.stopping) throw new DkvError('NOT_SERVING', `${this.id} is shutting down`);
+    this.inFlight++;
+  }
+  leave(): void {
+    this.inFlight--;
+    if (this.inFlight === 0) this.drained?.();
+  }
+
+  private async admit<T>(fn: () => Promise<T>): Promise<T> {
+    this.enter();
+    try {
+      return await fn();
+    } finally {
+      this.leave();
+    }
+  }
+
+  /** stop refuses new requests, waits up to shutdownGraceMs for in-flight ones, and closes storage. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.inFlight > 0) {
+      await Promise.race([new Promise<void>((r) => (this.drained = r)), this.clock.sleep(this.config.shutdownGraceMs)]);
+    }
+    this.membership.stop();
+    for (const t of this.timers) t.cancel();
+    await this.joinLoop?.catch(() => undefined);
+    this.transport.close();
+    await this.store.close();
+  }
+}

@@ -1,0 +1,84 @@
+import { credentials, Metadata, type CallOptions, type Client, type ServiceError } from '@grpc/grpc-js';
+import { DkvError } from '../errors.js';
+import { InternodeClient, type ForwardResponse, type GossipResponse, type ReplicaReadResponse } from '../generated/dkv/internode/v1/internode.js';
+import { fromServiceError } from '../api/status.js';
+import { recordFromProto, recordToProto } from '../storage/record-codec.js';
+import type { GossipMessage } from '../membership/member-table.js';
+import type { Version } from '../versioning/siblings.js';
+import type { ForwardOp, ForwardResult, PeerTransport, Purpose, ReplicaEntry } from './peer-transport.js';
+import { forwardResultFromWire, forwardToWire, memberFromWire, memberToWire, PROTOCOL_VERSION, purposeToWire } from './internode-codec.js';
+
+/** CHANNEL_OPTIONS keep reconnects quick after a peer restarts and messages large enough for batches. */
+const CHANNEL_OPTIONS = {
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 1_000,
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 5_000,
+  'grpc.max_receive_message_length': 64 * 1024 * 1024,
+  'grpc.max_send_message_length': 64 * 1024 * 1024,
+};
+
+/**
+ * GrpcTransport is the real PeerTransport: one pooled channel (InternodeClient) per peer
+ * address, every call with a deadline, failures mapped to domain errors (PEER_UNAVAILABLE,
+ * DEADLINE_EXCEEDED, or the peer's own error code).
+ */
+export class GrpcTransport implements PeerTransport {
+  private readonly clients = new Map<string, InternodeClient>();
+
+  private client(address: string): InternodeClient {
+    let c = this.clients.get(address);
+    if (!c) {
+      c = new InternodeClient(address, credentials.createInsecure(), CHANNEL_OPTIONS);
+      this.clients.set(address, c);
+    }
+    return c;
+  }
+
+  async replicaWrite(address: string, from: string, purpose: Purpose, entries: ReplicaEntry[], timeoutMs: number): Promise<void> {
+    const req = {
+      protocolVersion: PROTOCOL_VERSION,
+      from,
+      purpose: purposeToWire(purpose),
+      entries: entries.map((e) => ({ key: e.key, record: recordToProto(e.versions), hintedFor: e.hintedFor ?? '' })),
+    };
+    await call((cb, opts) => this.client(address).replicaWrite(req, new Metadata(), opts, cb), timeoutMs, address);
+  }
+
+  async replicaRead(address: string, from: string, keys: Buffer[], timeoutMs: number): Promise<Version[][]> {
+    const res = await call<ReplicaReadResponse>((cb, opts) => this.client(address).replicaRead({ protocolVersion: PROTOCOL_VERSION, from, keys }, new Metadata(), opts, cb), timeoutMs, address);
+    return res.records.map(recordFromProto);
+  }
+
+  async forward(address: string, from: string, op: ForwardOp, hops: number, timeoutMs: number): Promise<ForwardResult> {
+    const res = await call<ForwardResponse>((cb, opts) => this.client(address).forward(forwardToWire(from, op, hops), new Metadata(), opts, cb), timeoutMs, address);
+    return forwardResultFromWire(res);
+  }
+
+  async gossip(address: string, msg: GossipMessage, timeoutMs: number): Promise<GossipMessage> {
+    const req = { protocolVersion: PROTOCOL_VERSION, from: msg.from, clusterName: msg.clusterName, members: msg.members.map(memberToWire), downVotes: msg.downVotes };
+    const res = await call<GossipResponse>((cb, opts) => this.client(address).gossip(req, new Metadata(), opts, cb), timeoutMs, address);
+    return { from: res.from, clusterName: msg.clusterName, members: res.members.map(memberFromWire), downVotes: res.downVotes };
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) (c as Client).close();
+    this.clients.clear();
+  }
+}
+
+type Callback<T> = (err: ServiceError | null, res: T) => void;
+
+/** call runs one unary call with a deadline and maps its failure to a DkvError naming the peer. */
+function call<T>(start: (cb: Callback<T>, opts: Partial<CallOptions>) => unknown, timeoutMs: number, address: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    start(
+      (err, res) => {
+        if (!err) return resolve(res);
+        const d = fromServiceError(err);
+        reject(new DkvError(d.code, `${address}: ${d.message}`, d.details, { cause: err }));
+      },
+      { deadline: new Date(Date.now() + Math.max(1, timeoutMs)) },
+    );
+  });
+}

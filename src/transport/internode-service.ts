@@ -1,0 +1,84 @@
+import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { DkvError } from '../errors.js';
+import type {
+  ChangeFeedRequest,
+  ChangeFeedResponse,
+  ForwardRequest,
+  ForwardResponse,
+  GossipRequest,
+  GossipResponse,
+  InternodeServer,
+  MerkleHashesRequest,
+  MerkleHashesResponse,
+  MerkleLeafKeysRequest,
+  MerkleLeafKeysResponse,
+  ReplicaReadRequest,
+  ReplicaReadResponse,
+  ReplicaWriteRequest,
+  ReplicaWriteResponse,
+  StreamRangeRequest,
+  StreamRangeResponse,
+} from '../generated/dkv/internode/v1/internode.js';
+import { recordFromProto, recordToProto } from '../storage/record-codec.js';
+import { toServiceError } from '../api/status.js';
+import { timeoutOf } from '../api/wire.js';
+import type { InternodeHandler } from './peer-transport.js';
+import { forwardFromWire, forwardResultToWire, memberFromWire, memberToWire, PROTOCOL_VERSION, purposeFromWire } from './internode-codec.js';
+
+/**
+ * internodeService adapts an InternodeHandler to dkv.internode.v1.Internode. Requests from a
+ * peer speaking another protocol version are refused with FAILED_PRECONDITION.
+ */
+export function internodeService(h: InternodeHandler, nodeId: string): InternodeServer & UntypedServiceImplementation {
+  function unary<Req extends { protocolVersion?: number }, Res>(call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>, fn: (req: Req) => Promise<Res>) {
+    const v = call.request.protocolVersion;
+    if (v !== undefined && v !== PROTOCOL_VERSION) {
+      cb(toServiceError(new DkvError('FAILED_PRECONDITION', `internode protocol version ${v} is not supported by ${nodeId} (speaks ${PROTOCOL_VERSION})`)), null);
+      return;
+    }
+    fn(call.request).then(
+      (res) => cb(null, res),
+      (e) => cb(toServiceError(e), null),
+    );
+  }
+  const notYet = (what: string) => new DkvError('NOT_IMPLEMENTED', `${what} is not built yet in this version of dkv`);
+
+  return {
+    replicaWrite: (call: ServerUnaryCall<ReplicaWriteRequest, ReplicaWriteResponse>, cb: sendUnaryData<ReplicaWriteResponse>) =>
+      unary(call, cb, async (req) => {
+        const entries = req.entries.map((e) => ({ key: e.key, versions: recordFromProto(e.record ?? { versions: [] }), hintedFor: e.hintedFor || undefined }));
+        await h.replicaWrite(req.from, purposeFromWire(req.purpose), entries);
+        return { nodeId };
+      }),
+    replicaRead: (call: ServerUnaryCall<ReplicaReadRequest, ReplicaReadResponse>, cb: sendUnaryData<ReplicaReadResponse>) =>
+      unary(call, cb, async (req) => {
+        const records = await h.replicaRead(req.from, req.keys);
+        return { nodeId, records: records.map(recordToProto) };
+      }),
+    forward: (call: ServerUnaryCall<ForwardRequest, ForwardResponse>, cb: sendUnaryData<ForwardResponse>) =>
+      unary(call, cb, async (req) => {
+        const op = forwardFromWire(req);
+        const r = await h.forward(req.from, op, req.hops, timeoutOf(call) ?? 5_000);
+        return forwardResultToWire(op.kind, r);
+      }),
+    gossip: (call: ServerUnaryCall<GossipRequest, GossipResponse>, cb: sendUnaryData<GossipResponse>) =>
+      unary(call, cb, async (req) => {
+        const reply = await h.gossip({ from: req.from, clusterName: req.clusterName, members: req.members.map(memberFromWire), downVotes: req.downVotes });
+        return { from: reply.from, members: reply.members.map(memberToWire), downVotes: reply.downVotes };
+      }),
+    merkleHashes: (call: ServerUnaryCall<MerkleHashesRequest, MerkleHashesResponse>, cb: sendUnaryData<MerkleHashesResponse>) =>
+      unary(call, cb, async () => {
+        throw notYet('Merkle anti-entropy');
+      }),
+    merkleLeafKeys: (call: ServerUnaryCall<MerkleLeafKeysRequest, MerkleLeafKeysResponse>, cb: sendUnaryData<MerkleLeafKeysResponse>) =>
+      unary(call, cb, async () => {
+        throw notYet('Merkle anti-entropy');
+      }),
+    streamRange: (call: ServerWritableStream<StreamRangeRequest, StreamRangeResponse>) => {
+      call.emit('error', toServiceError(notYet('range streaming')));
+    },
+    changeFeed: (call: ServerWritableStream<ChangeFeedRequest, ChangeFeedResponse>) => {
+      call.emit('error', toServiceError(notYet('the change feed')));
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import type { Version } from '../versioning/siblings.js';
+import type { VersionVector } from '../versioning/dvv.js';
+import type { ConsistencyRequest } from '../coordinator/quorum.js';
+import type { Receipt } from '../coordinator/receipt.js';
+import type { GossipMessage } from '../membership/member-table.js';
+
+/** Purpose says why records are written to a replica (limits never apply to any of them). */
+export type Purpose = 'write' | 'read-repair' | 'hint' | 'anti-entropy' | 'stream';
+
+/** ReplicaEntry is one key's versions sent to a replica. */
+export interface ReplicaEntry {
+  key: Buffer;
+  versions: Version[];
+  /** hintedFor names the primary a fallback stores this write for; undefined for primaries. */
+  hintedFor?: string;
+}
+
+/** ForwardOp is a client write forwarded to a replica of its key to coordinate. */
+export type ForwardOp =
+  | { kind: 'put'; key: Buffer; value: Buffer; context: VersionVector; ttlMs: number; consistency: ConsistencyRequest }
+  | { kind: 'delete'; key: Buffer; context: VersionVector; consistency: ConsistencyRequest };
+
+export interface ForwardResult {
+  context: VersionVector;
+  receipt: Receipt;
+}
+
+/**
+ * InternodeHandler is what a node serves to its peers (proto/dkv/internode/v1). The gRPC
+ * server adapts it to the wire; the memory transport calls it directly. `deadline` is an
+ * absolute monotonic time after which the caller no longer waits.
+ */
+export interface InternodeHandler {
+  replicaWrite(from: string, purpose: Purpose, entries: ReplicaEntry[]): Promise<void>;
+  replicaRead(from: string, keys: Buffer[]): Promise<Version[][]>;
+  forward(from: string, op: ForwardOp, hops: number, timeoutMs: number): Promise<ForwardResult>;
+  gossip(msg: GossipMessage): Promise<GossipMessage>;
+}
+
+/**
+ * PeerTransport reaches other nodes by address. Every call has a timeout: a call that does
+ * not complete in time rejects with DEADLINE_EXCEEDED; an unreachable peer rejects with
+ * PEER_UNAVAILABLE. Implementations: grpc-transport.ts (real) and memory-transport.ts (twin).
+ */
+export interface PeerTransport {
+  replicaWrite(address: string, from: string, purpose: Purpose, entries: ReplicaEntry[], timeoutMs: number): Promise<void>;
+  replicaRead(address: string, from: string, keys: Buffer[], timeoutMs: number): Promise<Version[][]>;
+  forward(address: string, from: string, op: ForwardOp, hops: number, timeoutMs: number): Promise<ForwardResult>;
+  gossip(address: string, msg: GossipMessage, timeoutMs: number): Promise<GossipMessage>;
+  /** close releases every channel. */
+  close(): void;
+}
