@@ -9,7 +9,7 @@ import { hashKey } from '../ring/hash.js';
 import { preferenceList, type PreferenceEntry } from '../ring/preference-list.js';
 import { vvAddDot, vvCovers, type VersionVector } from '../versioning/dvv.js';
 import { contextOf, liveValues, sync, type Version } from '../versioning/siblings.js';
-import { gather, type Failure } from './gather.js';
+import { gather, type Gathered } from './gather.js';
 import { required, type ConsistencyRequest } from './quorum.js';
 import type { Receipt, ReplicaAck } from './receipt.js';
 
@@ -63,7 +63,7 @@ export class Coordinator {
     const r = required(c, 'r', this.d.config.n, n, this.d.config.defaultConsistency);
     const counts = (e: PreferenceEntry) => !c.strict || e.primary;
     const g = await gather(entries, (e) => this.readReplica(e, key, deadline), r, counts, deadline, this.d.clock);
-    if (!g.met) throw this.unavailable('read', 'R', r, n, g.ok.map((o) => o.entry), g.failed, g.pending, counts);
+    if (!g.met) throw this.unavailable('read', 'R', r, n, g, counts);
     let merged: Version[] = [];
     for (const o of g.ok) merged = sync(merged, o.value);
     const stale = g.ok.filter((o) => !sameVersions(o.value, merged)).map((o) => o.entry);
@@ -118,7 +118,7 @@ export class Coordinator {
     const counts = (e: PreferenceEntry) => !op.consistency.strict || e.primary;
     const g = await gather(entries, (e) => this.writeReplica(e, op.key, [fresh], 'write', deadline), w, counts, deadline, this.d.clock);
     for (const o of g.ok) if (!o.entry.primary && o.entry.hintedFor) this.d.onHintedWrite?.(o.entry.hintedFor);
-    if (!g.met) throw this.unavailable('write', 'W', w, n, g.ok.map((o) => o.entry), g.failed, g.pending, counts);
+    if (!g.met) throw this.unavailable('write', 'W', w, n, g, counts);
     return { context: vvAddDot(op.context, dot), receipt: this.receipt(w, n, g.ok.map((o) => o.entry), []) };
   }
 
@@ -181,16 +181,13 @@ export class Coordinator {
     letter: 'R' | 'W',
     needed: number,
     n: number,
-    answered: PreferenceEntry[],
-    failed: Failure[],
-    pending: PreferenceEntry[],
+    g: Gathered<unknown>,
     counts: (e: PreferenceEntry) => boolean,
   ): DkvError {
+    const answered = g.ok.map((o) => o.entry);
     const got = answered.filter(counts).length;
-    const why = [
-      ...failed.map((f) => `${f.entry.nodeId}: ${f.error.message}`),
-      ...pending.map((p) => `${p.nodeId}: no answer before the deadline`),
-    ];
+    const waiting = g.ended === 'deadline' ? 'no answer before the deadline' : 'not needed once the quorum was out of reach';
+    const why = [...g.failed.map((f) => `${f.entry.nodeId}: ${f.error.message}`), ...g.pending.map((p) => `${p.nodeId}: ${waiting}`)];
     const strictNote = answered.length > got ? ` (${answered.length - got} fallback answer(s) not counted: strict)` : '';
     const tail = what === 'write' ? '; the write may still have reached some replicas' : '';
     return new DkvError(

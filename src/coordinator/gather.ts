@@ -15,6 +15,8 @@ export interface Gathered<T> {
   failed: Failure[];
   /** met says whether `needed` countable replies arrived before the deadline. */
   met: boolean;
+  /** ended says why gathering stopped: the quorum was met, became impossible, or the deadline passed. */
+  ended: 'met' | 'impossible' | 'deadline';
   /** timedOut lists the entries that had not answered when gathering stopped. */
   pending: PreferenceEntry[];
   /** settled resolves with every reply once all calls finish (late replies included). */
@@ -40,11 +42,11 @@ export function gather<T>(
   const done = new Set<PreferenceEntry>();
   let countable = entries.filter(counts).length;
   let good = 0;
-  let finish!: (met: boolean) => void;
-  const decided = new Promise<boolean>((resolve) => (finish = resolve));
+  let finish!: (how: Gathered<T>['ended']) => void;
+  const decided = new Promise<Gathered<T>['ended']>((resolve) => (finish = resolve));
   const check = () => {
-    if (good >= needed) finish(true);
-    else if (countable < needed) finish(false);
+    if (good >= needed) finish('met');
+    else if (countable < needed) finish('impossible');
   };
   const all = entries.map(async (entry) => {
     try {
@@ -60,10 +62,10 @@ export function gather<T>(
     }
   });
   check();
-  const timer = clock.setTimeout(() => finish(false), Math.max(0, deadline - clock.monotonic()));
+  const timer = clock.setTimeout(() => finish('deadline'), Math.max(0, deadline - clock.monotonic()));
   const settled = Promise.all(all).then(() => ({ ok, failed }));
-  return decided.then((met) => {
+  return decided.then((ended) => {
     timer.cancel();
-    return { ok: [...ok], failed: [...failed], met, pending: entries.filter((e) => !done.has(e)), settled };
+    return { ok: [...ok], failed: [...failed], met: ended === 'met', ended, pending: entries.filter((e) => !done.has(e)), settled };
   });
 }

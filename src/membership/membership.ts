@@ -147,12 +147,9 @@ export class Membership {
 
   private merge(rows: readonly MemberState[]): void {
     const now = this.clock.monotonic();
-    const before = new Map([...this.table].map(([id, r]) => [id, r.heartbeat + r.incarnation * 1e9]));
+    // A row replaces ours only when its (incarnation, version, heartbeat) grew: proof of life.
     const changed = mergeRows(this.table, rows, this.self.nodeId);
-    for (const r of changed) {
-      const prev = before.get(r.nodeId);
-      if (prev === undefined || r.heartbeat + r.incarnation * 1e9 > prev) this.lastAdvance.set(r.nodeId, now);
-    }
+    for (const r of changed) this.lastAdvance.set(r.nodeId, now);
     if (changed.length > 0) this.rebuildRing();
   }
 

@@ -1,0 +1,281 @@
+import { DkvError } from '../errors.js';
+import type { Clock } from '../time/clock.js';
+import type { FsyncMode } from '../node/config.js';
+import type { Dot } from '../versioning/dvv.js';
+import { sync, type Version } from '../versioning/siblings.js';
+import { isStorageError, type BatchOp, type StorageEngine } from './engine.js';
+import { GroupCommitter } from './group-commit.js';
+import { HotCache, cacheKeyOf } from './hot-cache.js';
+import { KeyLock } from './key-lock.js';
+import { dataKey, dataRange, keyIn, Keyspace, metaKey, rangeOf, userKeyOf } from './keyspace.js';
+import { decodeRecord, encodeRecord } from './record-codec.js';
+
+export interface RecordStoreOptions {
+  fsync: FsyncMode;
+  fsyncWindowMs: number;
+  /** cacheBytes is the hot-key cache budget; 0 disables it. */
+  cacheBytes: number;
+}
+
+/** MergeEntry is incoming versions for one key. */
+export interface MergeEntry {
+  key: Buffer;
+  versions: readonly Version[];
+}
+
+/** MergeResult is a key's record after a merge; changed says whether storage was written. */
+export interface MergeResult {
+  versions: Version[];
+  changed: boolean;
+}
+
+/** DOT_BLOCK is how many dots are reserved per durable write of the dot ceiling. */
+const DOT_BLOCK = 100_000;
+
+/**
+ * RecordStore is one node's local replica of the records it holds: the only writer of the
+ * DATA keyspace. Contracts:
+ * - Every change to a key is a DVV sync of the stored record with incoming versions, under
+ *   that key's lock, so nothing the store holds is lost unless an incoming version covers it.
+ * - One merge call is one atomic engine batch (one LevelDB batch per request), committed
+ *   through the group committer (--fsync); it resolves only once durable per that mode.
+ * - The hot cache never serves a record older than storage: a writer deletes the key's cache
+ *   entry before writing and sets it after the batch commits, both under the key lock, and a
+ *   reader fills the cache only under the key lock.
+ * - Dots issued by issueDot are unique for this node id forever: the actor string carries the
+ *   incarnation (a new one for every new data directory, TESTING.md T8), and the counter is
+ *   node-wide and persisted in blocks before use, so a crash never reissues a dot.
+ */
+export class RecordStore {
+  private readonly lock = new KeyLock();
+  private readonly cache: HotCache<Version[]>;
+  private readonly committer: GroupCommitter;
+  private counter = 0;
+  private ceiling = 0;
+  private reserving: Promise<void> | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly engine: StorageEngine,
+    readonly nodeId: string,
+    readonly incarnation: number,
+    readonly actor: string,
+    opts: RecordStoreOptions,
+    private readonly clock: Clock,
+  ) {
+    this.cache = new HotCache<Version[]>({ maxBytes: opts.cacheBytes, sizeOf: recordCost });
+    this.committer = new GroupCommitter(engine, { mode: opts.fsync, windowMs: opts.fsyncWindowMs, clock });
+  }
+
+  /**
+   * open opens the engine and reads (or creates) the node's identity. A directory written by
+   * another node id is refused: pointing a node at someone else's data is an operator error.
+   */
+  static async open(engine: StorageEngine, nodeId: string, opts: RecordStoreOptions, clock: Clock): Promise<RecordStore> {
+    if (engine.state !== 'open') await engine.open();
+    const storedId = await engine.get(metaKey('node-id'));
+    if (storedId && storedId.toString('utf8') !== nodeId) {
+      await engine.close();
+      throw new DkvError('FAILED_PRECONDITION', `data directory belongs to node ${JSON.stringify(storedId.toString('utf8'))}, not ${JSON.stringify(nodeId)}`);
+    }
+    let incarnation = readUint(await engine.get(metaKey('incarnation')));
+    const fresh = incarnation === undefined;
+    if (incarnation === undefined) {
+      // A new directory: a new incarnation. Wall-clock milliseconds make it larger than any
+      // earlier incarnation of this node id without asking anyone (kv679, TESTING.md T8).
+      incarnation = Math.max(1, Math.floor(clock.now()));
+      await engine.write(
+        [
+          { type: 'put', key: metaKey('node-id'), value: Buffer.from(nodeId, 'utf8') },
+          { type: 'put', key: metaKey('incarnation'), value: writeUint(incarnation) },
+        ],
+        { sync: true },
+      );
+    }
+    const store = new RecordStore(engine, nodeId, incarnation, `${nodeId}#${incarnation.toString(36)}`, opts, clock);
+    store.counter = fresh ? 0 : (readUint(await engine.get(metaKey('dot-ceiling'))) ?? 0);
+    store.ceiling = store.counter;
+    await store.reserveDots();
+    return store;
+  }
+
+  /** issueDot returns a dot never issued before by this node id. */
+  async issueDot(): Promise<Dot> {
+    if (this.counter + 1 >= this.ceiling) await this.reserveDots();
+    else if (this.counter + DOT_BLOCK / 2 >= this.ceiling && !this.reserving) void this.reserveDots().catch(() => undefined);
+    return { actor: this.actor, counter: ++this.counter };
+  }
+
+  private reserveDots(): Promise<void> {
+    this.reserving ??= (async () => {
+      try {
+        const next = Math.max(this.ceiling, this.counter) + DOT_BLOCK;
+        await this.engine.write([{ type: 'put', key: metaKey('dot-ceiling'), value: writeUint(next) }], { sync: true });
+        this.ceiling = next;
+      } finally {
+        this.reserving = undefined;
+      }
+    })();
+    return this.reserving;
+  }
+
+  /** read returns the key's stored versions (tombstones and expired ones included). */
+  async read(key: Buffer): Promise<Version[]> {
+    const ck = cacheKeyOf(key);
+    const hit = this.cache.get(ck);
+    if (hit) return hit;
+    return this.lock.with(ck, () => this.readLocked(key, ck));
+  }
+
+  /** readMany reads several keys (one engine round trip for the misses). */
+  async readMany(keys: Buffer[]): Promise<Version[][]> {
+    return Promise.all(keys.map((k) => this.read(k)));
+  }
+
+  private async readLocked(key: Buffer, ck: string): Promise<Version[]> {
+    const cached = this.cache.get(ck);
+    if (cached) return cached;
+    const raw = await this.wrap(() => this.engine.get(dataKey(key)));
+    const versions = raw ? decodeRecord(raw) : [];
+    this.cache.set(ck, versions);
+    return versions;
+  }
+
+  /**
+   * merge syncs incoming versions into the stored records of their keys, as one atomic batch.
+   * Results are in entry order. Entries for the same key are merged in order.
+   */
+  async merge(entries: readonly MergeEntry[]): Promise<MergeResult[]> {
+    if (this.closed) throw new DkvError('NOT_SERVING', 'the node is shutting down');
+    const cks = entries.map((e) => cacheKeyOf(e.key));
+    return this.lock.withKeys(cks, async () => {
+      const current = new Map<string, Version[]>();
+      const results: MergeResult[] = [];
+      const ops: BatchOp[] = [];
+      const dirty = new Set<string>();
+      for (let i = 0; i < entries.length; i++) {
+        const ck = cks[i];
+        const local = current.get(ck) ?? (await this.readLocked(entries[i].key, ck));
+        const merged = sync(local, entries[i].versions);
+        const changed = !sameDots(local, merged);
+        current.set(ck, merged);
+        results.push({ versions: merged, changed });
+        if (!changed) continue;
+        dirty.add(ck);
+        ops.push({ type: 'put', key: dataKey(entries[i].key), value: encodeRecord(merged) });
+        for (const v of merged) if (v.expiresAtMs > 0 && !v.tombstone && !local.some((l) => l.dot.actor === v.dot.actor && l.dot.counter === v.dot.counter))
+          ops.push({ type: 'put', key: expiryKey(v.expiresAtMs, entries[i].key), value: EMPTY });
+      }
+      if (ops.length === 0) return results;
+      for (const ck of dirty) this.cache.delete(ck);
+      await this.wrap(() => this.committer.write(ops));
+      for (const ck of dirty) this.cache.set(ck, current.get(ck)!);
+      return results;
+    });
+  }
+
+  /**
+   * sweepExpired turns versions whose TTL passed into tombstones (dropping their value bytes)
+   * for up to `limit` due index entries. A tombstone rather than a purge keeps the version's
+   * causal past, so an older value it replaced can never come back from a stale replica.
+   * Returns the number of versions expired.
+   */
+  async sweepExpired(limit = 1_000): Promise<number> {
+    const now = this.clock.now();
+    const due: Buffer[] = [];
+    for await (const k of this.engine.iterateKeys({ ...rangeOf(Keyspace.Expiry), lt: expiryKey(now + 1, EMPTY), limit })) due.push(k);
+    let expired = 0;
+    for (const ik of due) {
+      const key = ik.subarray(9);
+      const ck = cacheKeyOf(key);
+      await this.lock.with(ck, async () => {
+        const local = await this.readLocked(key, ck);
+        let n = 0;
+        const next = local.map((v) => {
+          if (v.tombstone || v.expiresAtMs === 0 || v.expiresAtMs > now) return v;
+          n++;
+          return { ...v, value: EMPTY, tombstone: true };
+        });
+        const ops: BatchOp[] = [{ type: 'del', key: ik }];
+        if (n > 0) ops.push({ type: 'put', key: dataKey(key), value: encodeRecord(next) });
+        this.cache.delete(ck);
+        await this.wrap(() => this.committer.write(ops));
+        this.cache.set(ck, next);
+        expired += n;
+      });
+    }
+    return expired;
+  }
+
+  /** scan yields every stored record in user-key order within [gte, lt) (antientropy, streaming). */
+  async *scan(range: { gte?: Buffer; lt?: Buffer } = {}): AsyncGenerator<{ key: Buffer; versions: Version[] }> {
+    for await (const [k, v] of this.engine.iterate(dataRange(range))) yield { key: userKeyOf(k), versions: decodeRecord(v) };
+  }
+
+  /** getMeta / putMeta store small node-level values (membership state) durably. */
+  async getMeta(name: string): Promise<Buffer | undefined> {
+    return this.wrap(() => this.engine.get(metaKey(name)));
+  }
+  async putMeta(name: string, value: Buffer): Promise<void> {
+    await this.wrap(() => this.engine.write([{ type: 'put', key: metaKey(name), value }], { sync: true }));
+  }
+
+  stats() {
+    return { cache: this.cache.stats(), commit: this.committer.stats(), engine: this.engine.stats(), dotsIssued: this.counter };
+  }
+
+  async approximateDiskBytes(): Promise<number> {
+    return this.engine.approximateSize({});
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.engine.close();
+  }
+
+  /** wrap turns storage failures into domain errors that say whether anything was stored. */
+  private async wrap<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (isStorageError(e, 'STORAGE_FULL')) throw new DkvError('STORAGE_FULL', `disk full on ${this.nodeId}: the write was not stored (${e.message})`, {}, { cause: e });
+      if (isStorageError(e, 'STORAGE_CLOSED')) throw new DkvError('NOT_SERVING', `${this.nodeId} is shutting down`, {}, { cause: e });
+      if (isStorageError(e)) throw new DkvError('STORAGE_ERROR', `storage error on ${this.nodeId}: ${e.message}`, {}, { cause: e });
+      throw e;
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** expiryKey is the TTL index entry: keyspace byte, expiry as 8-byte big-endian ms, user key. */
+function expiryKey(expiresAtMs: number, key: Buffer): Buffer {
+  const suffix = Buffer.allocUnsafe(8 + key.length);
+  suffix.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(expiresAtMs))), 0);
+  key.copy(suffix, 8);
+  return keyIn(Keyspace.Expiry, suffix);
+}
+
+function sameDots(a: readonly Version[], b: readonly Version[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i].dot.actor !== b[i].dot.actor || a[i].dot.counter !== b[i].dot.counter || a[i].tombstone !== b[i].tombstone) return false;
+  }
+  return true;
+}
+
+function recordCost(vs: Version[]): number {
+  let n = 64;
+  for (const v of vs) n += 96 + v.value.length + v.past.size * 32;
+  return n;
+}
+
+function readUint(b: Buffer | undefined): number | undefined {
+  return b && b.length === 8 ? Number(b.readBigUInt64BE(0)) : undefined;
+}
+
+function writeUint(n: number): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigUInt64BE(BigInt(n), 0);
+  return b;
+}
