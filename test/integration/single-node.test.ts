@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentials, Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { KVClient, ConsistencyLevel, WatchEventKind, type GetResponse, type PutResponse } from '../../src/generated/dkv/v1/kv.js';
+import { KVClient, ConsistencyLevel, WatchEventKind, GetRequest, PutRequest, DeleteRequest, type GetResponse, type PutResponse } from '../../src/generated/dkv/v1/kv.js';
 import { AdminClient } from '../../src/generated/dkv/v1/admin.js';
 import { DkvRequestError } from '../../src/client/dkv-client.js';
 import { Cluster, CLI, TestNode } from '../helpers/cluster.js';
@@ -31,13 +31,13 @@ describe('a single dkv node (real process, LevelDB on disk)', () => {
 
   it('serves Put, Get and Delete through the generated client', async () => {
     const key = Buffer.from('user:1');
-    const put = await unary<object, PutResponse>(kv.put.bind(kv), { key, value: Buffer.from('alice'), context: Buffer.alloc(0), ttlMs: 0 });
+    const put = await unary<PutRequest, PutResponse>(kv.put.bind(kv), PutRequest.fromPartial({ key, value: Buffer.from('alice') }));
     expect(put.context.length).toBeGreaterThan(0);
     expect(put.receipt?.replicas.map((r) => r.nodeId)).toEqual(['n1']);
-    const got = await unary<object, GetResponse>(kv.get.bind(kv), { key, consistency: { level: ConsistencyLevel.CONSISTENCY_LEVEL_ONE, r: 0, w: 0, strict: false } });
+    const got = await unary<GetRequest, GetResponse>(kv.get.bind(kv), GetRequest.fromPartial({ key, consistency: { level: ConsistencyLevel.CONSISTENCY_LEVEL_ONE } }));
     expect(got.siblings.map((s) => s.value.toString())).toEqual(['alice']);
-    await unary(kv.delete.bind(kv), { key, context: got.context });
-    const after = await unary<object, GetResponse>(kv.get.bind(kv), { key });
+    await unary(kv.delete.bind(kv), DeleteRequest.fromPartial({ key, context: got.context }));
+    const after = await unary<GetRequest, GetResponse>(kv.get.bind(kv), GetRequest.fromPartial({ key }));
     expect(after.siblings).toEqual([]);
     // The tombstone's context is still returned, so a later write can supersede it knowingly.
     expect(after.context.length).toBeGreaterThan(0);
@@ -60,7 +60,7 @@ describe('a single dkv node (real process, LevelDB on disk)', () => {
   it('rejects an 11 KiB value with INVALID_ARGUMENT naming the 10 KiB limit, storing nothing', async () => {
     const c = node.client();
     try {
-      const err = await c.put('big', Buffer.alloc(11 * 1024, 1)).catch((e) => e as DkvRequestError);
+      const err = (await c.put('big', Buffer.alloc(11 * 1024, 1)).catch((e) => e)) as DkvRequestError;
       expect(err).toBeInstanceOf(DkvRequestError);
       expect(err.code).toBe(Status.INVALID_ARGUMENT);
       expect(err.message).toContain('10 KiB');

@@ -15,6 +15,10 @@ import {
 } from '../../../src/storage/record-codec.js';
 import { type VersionVector, dotCompare, dotKey, vvEntries, vvFromEntries } from '../../../src/versioning/dvv.js';
 import { type Version, digest, newVersion } from '../../../src/versioning/siblings.js';
+import { fcSeed } from './fc-seed.js';
+
+// Every property below runs from this seed; replay a failure with DKV_SEED=<seed>.
+fc.configureGlobal({ seed: fcSeed('unit/storage/record-codec') });
 
 const actorArb = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).filter((s) => s.length <= 256);
 const counterArb = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }));

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { SimCluster } from '../../helpers/sim-cluster.js';
+import { hashKey } from '../../../src/ring/hash.js';
+import { primaries } from '../../../src/ring/preference-list.js';
+import { isDkvError } from '../../../src/errors.js';
+import { liveValues } from '../../../src/versioning/siblings.js';
+import type { ForwardOp } from '../../../src/transport/peer-transport.js';
+
+const put = (key: string, value: string, extra: Partial<Extract<ForwardOp, { kind: 'put' }>> = {}): ForwardOp => ({
+  kind: 'put',
+  key: Buffer.from(key),
+  value: Buffer.from(value),
+  context: new Map(),
+  ttlMs: 0,
+  consistency: { strict: false },
+  ...extra,
+});
+
+const vals = (vs: { value: Buffer; tombstone: boolean }[]) => vs.filter((v) => !v.tombstone).map((v) => v.value.toString()).sort();
+
+describe('coordinator over an in-process cluster (memory transport, manual clock)', () => {
+  it('converges on one ring and replicates each key to exactly its N primaries', async () => {
+    const sim = await SimCluster.start(4, 7);
+    const sums = new Set([...sim.nodes.values()].map((n) => n.membership.ring().checksum()));
+    expect(sums.size).toBe(1);
+    const n1 = sim.node('n1');
+    for (let i = 0; i < 30; i++) {
+      const key = `k${i}`;
+      await sim.settle(n1.coordinator.write(put(key, `v${i}`, { consistency: { level: 'all', strict: false } })));
+      const want = primaries(n1.membership.ring(), hashKey(Buffer.from(key)), 3).sort();
+      const holders: string[] = [];
+      for (const [id, node] of sim.nodes) if ((await node.store.read(Buffer.from(key))).length) holders.push(id);
+      expect(holders.sort()).toEqual(want);
+    }
+    await sim.stop();
+  });
+
+  it('a non-replica forwards a write to a primary, which issues the dot', async () => {
+    const sim = await SimCluster.start(4, 11);
+    const ring = sim.node('n1').membership.ring();
+    const key = Array.from({ length: 100 }, (_, i) => `f${i}`).find((k) => !primaries(ring, hashKey(Buffer.from(k)), 3).includes('n1'))!;
+    const res = await sim.settle(sim.node('n1').coordinator.write(put(key, 'x')));
+    expect(res.receipt.coordinator).not.toBe('n1');
+    const [actor] = [...res.context.keys()];
+    expect(actor.startsWith(res.receipt.coordinator + '#')).toBe(true);
+    await sim.stop();
+  });
+
+  it('keeps two blind writes through different coordinators as siblings; a context write replaces both on every replica', async () => {
+    const sim = await SimCluster.start(3, 3);
+    const [a, b] = [sim.node('n1'), sim.node('n2')];
+    await sim.settle(Promise.all([a.coordinator.write(put('c', 'A')), b.coordinator.write(put('c', 'B'))]));
+    const read = await sim.settle(a.coordinator.get(Buffer.from('c'), { level: 'all', strict: false }));
+    expect(vals(read.live)).toEqual(['A', 'B']);
+    await sim.settle(b.coordinator.write(put('c', 'AB', { context: read.context, consistency: { level: 'all', strict: false } })));
+    for (const node of sim.nodes.values()) expect(vals(await node.store.read(Buffer.from('c')))).toEqual(['AB']);
+    await sim.stop();
+  });
+
+  it('fails with QUORUM_UNAVAILABLE when W replicas cannot answer, and succeeds at W = 1', async () => {
+    const sim = await SimCluster.start(3, 5);
+    sim.net.partition(['n1'], ['n2', 'n3']);
+    const ring = sim.node('n1').membership.ring();
+    const key = Array.from({ length: 100 }, (_, i) => `q${i}`).find((k) => primaries(ring, hashKey(Buffer.from(k)), 3)[0] === 'n1')!;
+    const err = await sim.settle(sim.node('n1').coordinator.write(put(key, 'x', { consistency: { level: 'all', strict: false } }))).catch((e) => e);
+    expect(isDkvError(err, 'QUORUM_UNAVAILABLE')).toBe(true);
+    expect(String(err.message)).toMatch(/needed 3/);
+    const ok = await sim.settle(sim.node('n1').coordinator.write(put(key, 'y', { consistency: { w: 1, strict: false } })));
+    expect(ok.receipt.replicas.map((r) => r.nodeId)).toEqual(['n1']);
+    sim.net.heal();
+    await sim.stop();
+  });
+
+  it('read repair brings a replica that missed a write up to date', async () => {
+    const sim = await SimCluster.start(3, 9);
+    sim.net.partition(['n3'], ['n1', 'n2']);
+    await sim.settle(sim.node('n1').coordinator.write(put('rr', 'v', { consistency: { w: 2, strict: false } })));
+    expect(await sim.node('n3').store.read(Buffer.from('rr'))).toEqual([]);
+    sim.net.heal();
+    const r = await sim.settle(sim.node('n1').coordinator.get(Buffer.from('rr'), { level: 'all', strict: false }));
+    expect(r.receipt.readRepaired).toContain('n3');
+    await sim.run(100);
+    expect(vals(await sim.node('n3').store.read(Buffer.from('rr')))).toEqual(['v']);
+    await sim.stop();
+  });
+
+  it('refuses a blind write that would exceed the sibling limit, storing nothing (T10)', async () => {
+    const sim = await SimCluster.start(1, 13, { maxSiblings: 5 });
+    const n1 = sim.node('n1');
+    for (let i = 0; i < 5; i++) await sim.settle(n1.coordinator.write(put('s', `v${i}`)));
+    const err = await sim.settle(n1.coordinator.write(put('s', 'v5'))).catch((e) => e);
+    expect(isDkvError(err, 'TOO_MANY_SIBLINGS')).toBe(true);
+    expect(String(err.message)).toMatch(/limit of 5 \(--max-siblings\)/);
+    const r = await sim.settle(n1.coordinator.get(Buffer.from('s'), { strict: false }));
+    expect(r.live).toHaveLength(5);
+    // A write carrying the context resolves them all; limits never apply to replica merges.
+    await sim.settle(n1.coordinator.write(put('s', 'one', { context: r.context })));
+    expect(vals(liveValues(await n1.store.read(Buffer.from('s')), sim.clock.now()))).toEqual(['one']);
+    await sim.stop();
+  });
+
+  it('a node restarted on a wiped directory takes a new incarnation; its new writes are kept beside older ones (T8)', async () => {
+    const sim = await SimCluster.start(3, 21);
+    const key = Buffer.from('kv679');
+    const ring = sim.node('n1').membership.ring();
+    const coordinator = primaries(ring, hashKey(key), 3)[0];
+    const before = sim.node(coordinator);
+    const oldActor = before.store.actor;
+    await sim.settle(before.coordinator.write(put('kv679', 'old', { consistency: { level: 'all', strict: false } })));
+    await sim.crash(coordinator, true);
+    sim.clock.skewMs = 0;
+    await sim.run(1);
+    const after = await sim.add(coordinator);
+    expect(after.store.actor).not.toBe(oldActor);
+    // A blind write through the wiped node is a new sibling, never silently dominated by
+    // the old version its previous incarnation wrote.
+    await sim.settle(after.coordinator.write(put('kv679', 'new', { consistency: { w: 1, strict: false } })));
+    await sim.run(500);
+    const other = coordinator === 'n1' ? 'n2' : 'n1';
+    const r = await sim.settle(sim.node(other).coordinator.get(key, { level: 'all', strict: false }));
+    expect(vals(r.live)).toEqual(['new', 'old']);
+    await sim.stop();
+  });
+});
