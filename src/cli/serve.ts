@@ -21,6 +21,7 @@ export const SERVE_USAGE = `dkv serve [flags]    run one dkv node
   --cache-bytes SIZE       hot-key cache budget (default 64MiB)
   --engine level|memory    storage engine (default level)
   --gossip-interval DUR    gossip period (default 200ms)
+  --phi-threshold PHI      failure detector threshold (default 8; higher is slower but calmer)
   --log-level LEVEL        debug|info|warn|error (default info)`;
 
 /** serve runs a node until SIGTERM or SIGINT, then stops it gracefully. */
@@ -41,6 +42,7 @@ export async function serve(argv: string[]): Promise<void> {
     'cache-bytes': { type: 'string' },
     engine: { type: 'string' },
     'gossip-interval': { type: 'string' },
+    'phi-threshold': { type: 'string' },
     'log-level': { type: 'string' },
   });
   const listen = (v.listen as string | undefined) ?? '127.0.0.1:7001';
@@ -68,6 +70,7 @@ export async function serve(argv: string[]): Promise<void> {
   if (v['max-siblings'] !== undefined) overrides.maxSiblings = int(v['max-siblings'] as string, '--max-siblings');
   if (v['cache-bytes'] !== undefined) overrides.cacheBytes = bytes(v['cache-bytes'] as string, '--cache-bytes');
   if (v.engine !== undefined) overrides.engine = v.engine as 'level' | 'memory';
+  if (v['phi-threshold'] !== undefined) overrides.phiThreshold = Number(v['phi-threshold']);
   if (v['gossip-interval'] !== undefined) overrides.gossipIntervalMs = duration(v['gossip-interval'] as string, '--gossip-interval');
   const config = validateConfig(local(overrides));
   const log = consoleLogger(nodeId, ((v['log-level'] as string | undefined) ?? 'info') as LogLevel);

@@ -7,8 +7,8 @@ import type { RecordStore } from '../storage/record-store.js';
 import type { ForwardOp, ForwardResult, PeerTransport, Purpose } from '../transport/peer-transport.js';
 import { hashKey } from '../ring/hash.js';
 import { preferenceList, type PreferenceEntry } from '../ring/preference-list.js';
-import { vvAddDot, vvCovers, type VersionVector } from '../versioning/dvv.js';
-import { contextOf, liveValues, sync, type Version } from '../versioning/siblings.js';
+import { vvCovers, type Dot, type VersionVector } from '../versioning/dvv.js';
+import { applyWrite, contextAfterWrite, contextOf, liveValues, newVersion, nextDot, sameVersions, sync, type Version } from '../versioning/siblings.js';
 import { gather, type Gathered } from './gather.js';
 import { required, type ConsistencyRequest } from './quorum.js';
 import type { Receipt, ReplicaAck } from './receipt.js';
@@ -102,29 +102,47 @@ export class Coordinator {
     return this.coordinate(op, entries, n, deadline);
   }
 
+  /**
+   * coordinate issues the write's dot and replicates it (Dynamo 4.5 with the DVV rules that
+   * keep counter-based contexts safe, cf. Riak kv679):
+   * 1. as a primary holding the key, the new version is applied to the local record under the
+   *    key lock and the WHOLE resulting record is shipped, so every replica that gets the new
+   *    dot also gets every earlier dot of this actor for the key (a context that covers the
+   *    new dot then never covers a write its holder has not seen);
+   * 2. the counter exceeds everything the record, the context and this node ever issued;
+   * 3. a coordinator without a local record of the key (a new key, or a fallback) writes with a
+   *    one-off actor, so its dot can never make a context cover an unseen earlier write.
+   */
   private async coordinate(op: ForwardOp, entries: PreferenceEntry[], n: number, deadline: number): Promise<ForwardResult> {
     const w = required(op.consistency, 'w', this.d.config.n, n, this.d.config.defaultConsistency);
-    if (entries.some((e) => e.nodeId === this.selfId)) await this.checkSiblingLimit(op.key, op.context);
+    const self = entries.find((e) => e.nodeId === this.selfId);
     const now = this.d.clock.now();
-    const dot = await this.d.store.issueDot();
-    const fresh: Version = {
-      dot,
-      past: op.context,
+    const fields = {
       value: op.kind === 'put' ? op.value : Buffer.alloc(0),
       tombstone: op.kind === 'delete',
       expiresAtMs: op.kind === 'put' && op.ttlMs > 0 ? now + op.ttlMs : 0,
       writtenAtMs: now,
     };
+    const floor = await this.d.store.nextCounter();
+    let dot!: Dot;
+    const build = (local: Version[]): Version[] => {
+      this.checkSiblingLimit(local, op.context);
+      const actor = local.length > 0 && self?.primary ? this.d.store.actor : `${this.d.store.actor}.${floor.toString(36)}`;
+      dot = nextDot(actor, local, op.context, floor - 1);
+      return applyWrite(local, op.context, newVersion(dot, op.context, fields));
+    };
+    // A primary writes locally first; anyone else ships just the new version.
+    const record = self?.primary ? await this.d.store.update(op.key, build) : build([]);
     const counts = (e: PreferenceEntry) => !op.consistency.strict || e.primary;
-    const g = await gather(entries, (e) => this.writeReplica(e, op.key, [fresh], 'write', deadline), w, counts, deadline, this.d.clock);
+    const call = (e: PreferenceEntry) => (e === self && self.primary ? Promise.resolve() : this.writeReplica(e, op.key, record, 'write', deadline));
+    const g = await gather(entries, call, w, counts, deadline, this.d.clock);
     for (const o of g.ok) if (!o.entry.primary && o.entry.hintedFor) this.d.onHintedWrite?.(o.entry.hintedFor);
     if (!g.met) throw this.unavailable('write', 'W', w, n, g, counts);
-    return { context: vvAddDot(op.context, dot), receipt: this.receipt(w, n, g.ok.map((o) => o.entry), []) };
+    return { context: contextAfterWrite(record, op.context, dot), receipt: this.receipt(w, n, g.ok.map((o) => o.entry), []) };
   }
 
   /** checkSiblingLimit refuses a client write that would leave more than maxSiblings versions. */
-  private async checkSiblingLimit(key: Buffer, context: VersionVector): Promise<void> {
-    const local = await this.d.store.read(key);
+  private checkSiblingLimit(local: readonly Version[], context: VersionVector): void {
     const kept = local.filter((v) => !vvCovers(context, v.dot)).length;
     if (kept + 1 > this.d.config.maxSiblings)
       throw new DkvError(
@@ -196,12 +214,4 @@ export class Coordinator {
       { needed, answered: got },
     );
   }
-}
-
-function sameVersions(a: readonly Version[], b: readonly Version[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    if (a[i].dot.actor !== b[i].dot.actor || a[i].dot.counter !== b[i].dot.counter || a[i].tombstone !== b[i].tombstone) return false;
-  }
-  return true;
 }

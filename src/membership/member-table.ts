@@ -21,6 +21,8 @@ export interface MemberState {
   readonly incarnation: number;
   readonly version: number;
   readonly heartbeat: number;
+  /** suspects are the node ids this member's failure detector suspects (its vote for DOWN). */
+  readonly suspects: readonly string[];
 }
 
 /** GossipMessage is one side of a push-pull exchange. */
@@ -68,6 +70,8 @@ export function isWellFormed(row: MemberState): boolean {
     Number.isFinite(row.weight) &&
     row.weight > 0 &&
     row.tokens.length <= 100_000 &&
+    Array.isArray(row.suspects) &&
+    row.suspects.length <= 10_000 &&
     row.tokens.every((t) => Number.isInteger(t) && t >= 0 && t <= 0xffffffff) &&
     MEMBER_STATUSES.includes(row.status) &&
     Number.isSafeInteger(row.incarnation) &&

@@ -3,6 +3,7 @@ import type { Random } from '../time/random.js';
 import type { PeerTransport } from '../transport/peer-transport.js';
 import { Ring, type RingNode } from '../ring/ring.js';
 import { mergeRows, ownsTokens, type GossipMessage, type MemberState } from './member-table.js';
+import { ArrivalWindow, isDown, type DetectorConfig } from './failure-detector.js';
 import type { Logger } from '../node/logger.js';
 
 /** Liveness is this node's failure-detector verdict on a member. */
@@ -15,8 +16,15 @@ export interface MembershipConfig {
   gossipIntervalMs: number;
   /** gossipTimeoutMs bounds one gossip exchange. */
   gossipTimeoutMs: number;
-  /** suspectAfterMs: a member whose heartbeat has not advanced for this long is suspect. */
-  suspectAfterMs: number;
+  /** detector tunes the phi accrual failure detector. */
+  detector: DetectorConfig;
+}
+
+/** LivenessChange is one transition of a member's liveness as this node sees it. */
+export interface LivenessChange {
+  nodeId: string;
+  from: Liveness;
+  to: Liveness;
 }
 
 /**
@@ -27,8 +35,12 @@ export interface MembershipConfig {
  */
 export class Membership {
   private readonly table = new Map<string, MemberState>();
-  /** lastAdvance[id] is the monotonic time at which id's heartbeat last grew. */
-  private readonly lastAdvance = new Map<string, number>();
+  /** windows[id] holds the heartbeat arrival history of peer id (phi accrual). */
+  private readonly windows = new Map<string, ArrivalWindow>();
+  /** verdicts[id] is the liveness last reported for id (to report transitions once). */
+  private readonly verdicts = new Map<string, Liveness>();
+  private readonly changeListeners: Array<(c: LivenessChange) => void> = [];
+  private lastRoundAt: number | undefined;
   private currentRing: Ring = Ring.empty();
   private ringKey = '';
   private timer: Timer | undefined;
@@ -97,16 +109,37 @@ export class Membership {
     return this.table.size > 1;
   }
 
-  /** liveness is this node's verdict on id (this node is always up). */
-  liveness(id: string): Liveness {
-    if (id === this.self.nodeId) return 'up';
-    const since = this.lastAdvance.get(id);
-    if (since === undefined) return 'suspect';
-    return this.clock.monotonic() - since > this.cfg.suspectAfterMs ? 'suspect' : 'up';
+  /** onLivenessChange registers a callback for every UP / SUSPECT / DOWN transition. */
+  onLivenessChange(fn: (c: LivenessChange) => void): void {
+    this.changeListeners.push(fn);
   }
 
-  /** isUsable says whether requests should be sent to id (preference-list filter). */
-  isUsable = (id: string): boolean => this.liveness(id) !== 'down';
+  /** suspects says whether this node's own detector suspects id now. */
+  suspects(id: string): boolean {
+    if (id === this.self.nodeId) return false;
+    const w = this.windows.get(id);
+    return w !== undefined && w.phi(this.clock.monotonic()) > this.cfg.detector.phiThreshold;
+  }
+
+  /**
+   * liveness is this node's verdict on id: SUSPECT when its own detector suspects id, DOWN
+   * when in addition another member it considers up suspects id too (two views agree).
+   */
+  liveness(id: string): Liveness {
+    if (!this.suspects(id)) return 'up';
+    const others = [...this.table.values()]
+      .filter((m) => m.nodeId !== this.self.nodeId)
+      .map((m) => ({ voter: m.nodeId, suspects: m.suspects }));
+    return isDown(id, true, others, (v) => !this.suspects(v)) ? 'down' : 'suspect';
+  }
+
+  /** phi is the detector's current suspicion level of id (for status and tests). */
+  phi(id: string): number {
+    return this.windows.get(id)?.phi(this.clock.monotonic()) ?? 0;
+  }
+
+  /** isUsable says whether requests should be sent to id (preference-list filter): not DOWN at the last check (gossip rounds and merges re-check). */
+  isUsable = (id: string): boolean => this.verdicts.get(id) !== 'down';
 
   /** handleGossip merges a peer's table and answers with ours (the receiving side of push-pull). */
   handleGossip(msg: GossipMessage): GossipMessage {
@@ -120,8 +153,18 @@ export class Membership {
   /** gossipRound advances our heartbeat and exchanges tables with one peer. */
   async gossipRound(): Promise<void> {
     this.round++;
-    this.self = { ...this.self, heartbeat: this.self.heartbeat + 1 };
+    const now = this.clock.monotonic();
+    // A round that ran late means this process was paused (GC, a busy event loop, SIGSTOP):
+    // that time is not held against peers, whose heartbeats could not be seen meanwhile.
+    if (this.lastRoundAt !== undefined) {
+      const late = now - this.lastRoundAt - this.cfg.gossipIntervalMs;
+      if (late > 2 * this.cfg.gossipIntervalMs) for (const w of this.windows.values()) w.shift(late);
+    }
+    this.lastRoundAt = now;
+    const suspects = [...this.table.keys()].filter((id) => this.suspects(id));
+    this.self = { ...this.self, heartbeat: this.self.heartbeat + 1, suspects };
     this.table.set(this.self.nodeId, this.self);
+    this.reportTransitions();
     const target = this.pickTarget();
     if (!target) return;
     try {
@@ -149,8 +192,28 @@ export class Membership {
     const now = this.clock.monotonic();
     // A row replaces ours only when its (incarnation, version, heartbeat) grew: proof of life.
     const changed = mergeRows(this.table, rows, this.self.nodeId);
-    for (const r of changed) this.lastAdvance.set(r.nodeId, now);
-    if (changed.length > 0) this.rebuildRing();
+    for (const r of changed) {
+      let w = this.windows.get(r.nodeId);
+      if (!w) this.windows.set(r.nodeId, (w = new ArrivalWindow(this.cfg.detector)));
+      w.heartbeat(now);
+    }
+    if (changed.length > 0) {
+      this.rebuildRing();
+      this.reportTransitions();
+    }
+  }
+
+  private reportTransitions(): void {
+    for (const id of this.table.keys()) {
+      if (id === this.self.nodeId) continue;
+      const to = this.liveness(id);
+      const from = this.verdicts.get(id) ?? 'up';
+      if (to === from) continue;
+      this.verdicts.set(id, to);
+      if (to === 'down') this.log.warn(`${id} is DOWN (suspected here and by another member)`);
+      else if (from === 'down') this.log.info(`${id} is UP again`);
+      for (const fn of this.changeListeners) fn({ nodeId: id, from, to });
+    }
   }
 
   private pickTarget(): string | undefined {

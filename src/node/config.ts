@@ -58,6 +58,8 @@ export interface NodeConfig {
   tombstoneGraceMs: number;
   /** gossipIntervalMs is the period of gossip rounds. */
   gossipIntervalMs: number;
+  /** phiThreshold is the phi accrual detector's suspicion threshold (higher: slower, fewer false alarms). */
+  phiThreshold: number;
   /** shutdownGraceMs is how long SIGTERM waits for in-flight requests before cancelling them. */
   shutdownGraceMs: number;
 }
@@ -94,6 +96,7 @@ export function local(overrides: Partial<NodeConfig> = {}): NodeConfig {
     expirySweepIntervalMs: 1_000,
     tombstoneGraceMs: 10 * 60_000,
     gossipIntervalMs: 200,
+    phiThreshold: 8,
     shutdownGraceMs: 5_000,
     ...overrides,
     ...(overrides.nodeId === undefined ? { nodeId: advertise } : {}),
@@ -123,6 +126,8 @@ export function validateConfig(c: NodeConfig): NodeConfig {
   intIn('fsync-window-ms', c.fsyncWindowMs, 0, 1_000);
   if (!['never', 'batch', 'always'].includes(c.fsync)) throw invalidArgument('fsync', `must be never, batch or always, got ${c.fsync}`);
   if (!['one', 'quorum', 'all'].includes(c.defaultConsistency)) throw invalidArgument('default-consistency', 'must be one, quorum or all');
+  if (!(c.phiThreshold >= 1 && c.phiThreshold <= 50)) throw invalidArgument('phi-threshold', `must be in [1, 50], got ${c.phiThreshold}`);
+  intIn('gossip-interval', c.gossipIntervalMs, 10, 60_000);
   if (!['level', 'memory'].includes(c.engine)) throw invalidArgument('engine', 'must be level or memory');
   return c;
 }

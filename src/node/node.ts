@@ -79,6 +79,7 @@ export class DkvNode {
       incarnation: store.incarnation,
       version: (persisted?.version ?? 0) + 1,
       heartbeat: 0,
+      suspects: [],
     };
     const membership = new Membership(
       self,
@@ -87,7 +88,7 @@ export class DkvNode {
         seeds: config.seeds.filter((s) => s !== config.advertise),
         gossipIntervalMs: config.gossipIntervalMs,
         gossipTimeoutMs: Math.max(500, config.gossipIntervalMs * 5),
-        suspectAfterMs: Math.max(2_000, config.gossipIntervalMs * 20),
+        detector: { phiThreshold: config.phiThreshold, windowSize: 100, minMeanMs: config.gossipIntervalMs / 2, firstIntervalMs: config.gossipIntervalMs * 2 },
       },
       clock,
       random,
@@ -148,7 +149,8 @@ export class DkvNode {
     }
     if (this.stopping) return;
     const ring = this.membership.ring();
-    const tokens = allocateTokens(ring.ownerCount > 0 ? ring : undefined, this.id, this.membership.selfState().weight, { tokensPerWeight: this.config.tokensPerWeight }, this.random);
+    const self = this.membership.selfState();
+    const tokens = allocateTokens(ring.ownerCount > 0 ? ring : undefined, this.id, self.weight, { tokensPerWeight: this.config.tokensPerWeight, replicas: this.config.n, zone: self.zone }, this.random);
     this.membership.updateSelf({ tokens, status: 'normal' });
     await this.persistSelf();
     this.log.info(`joined with ${tokens.length} tokens; ring has ${this.membership.ring().ownerCount} node(s), checksum ${this.membership.ring().checksum().slice(0, 12)}`);

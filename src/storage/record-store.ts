@@ -2,7 +2,7 @@ import { DkvError } from '../errors.js';
 import type { Clock } from '../time/clock.js';
 import type { FsyncMode } from '../node/config.js';
 import type { Dot } from '../versioning/dvv.js';
-import { sync, type Version } from '../versioning/siblings.js';
+import { sameVersions, sync, type Version } from '../versioning/siblings.js';
 import { isStorageError, type BatchOp, type StorageEngine } from './engine.js';
 import { GroupCommitter } from './group-commit.js';
 import { HotCache, cacheKeyOf } from './hot-cache.js';
@@ -99,11 +99,39 @@ export class RecordStore {
     return store;
   }
 
-  /** issueDot returns a dot never issued before by this node id. */
-  async issueDot(): Promise<Dot> {
+  /**
+   * nextCounter returns a node-wide counter value never returned before by this node id's
+   * current incarnation: the floor for the next dot, and a unique epoch for one-off actors.
+   */
+  async nextCounter(): Promise<number> {
     if (this.counter + 1 >= this.ceiling) await this.reserveDots();
     else if (this.counter + DOT_BLOCK / 2 >= this.ceiling && !this.reserving) void this.reserveDots().catch(() => undefined);
-    return { actor: this.actor, counter: ++this.counter };
+    return ++this.counter;
+  }
+
+  /** issueDot returns a dot of this node's main actor never issued before. */
+  async issueDot(): Promise<Dot> {
+    return { actor: this.actor, counter: await this.nextCounter() };
+  }
+
+  /**
+   * update is a coordinator's read-modify-write of one key under its lock: fn sees the stored
+   * versions and returns the new record, which is stored (one batch) and returned. Holding the
+   * lock across fn is what makes a coordinator's shipped record contain every dot it issued
+   * for the key before (concurrent writes through one node are serialised here).
+   */
+  async update(key: Buffer, fn: (local: Version[]) => Promise<Version[]> | Version[]): Promise<Version[]> {
+    if (this.closed) throw new DkvError('NOT_SERVING', 'the node is shutting down');
+    const ck = cacheKeyOf(key);
+    return this.lock.with(ck, async () => {
+      const local = await this.readLocked(key, ck);
+      const next = await fn(local);
+      const ops = recordOps(key, local, next);
+      this.cache.delete(ck);
+      await this.wrap(() => this.committer.write(ops));
+      this.cache.set(ck, next);
+      return next;
+    });
   }
 
   private reserveDots(): Promise<void> {
@@ -157,14 +185,12 @@ export class RecordStore {
         const ck = cks[i];
         const local = current.get(ck) ?? (await this.readLocked(entries[i].key, ck));
         const merged = sync(local, entries[i].versions);
-        const changed = !sameDots(local, merged);
+        const changed = !sameVersions(local, merged);
         current.set(ck, merged);
         results.push({ versions: merged, changed });
         if (!changed) continue;
         dirty.add(ck);
-        ops.push({ type: 'put', key: dataKey(entries[i].key), value: encodeRecord(merged) });
-        for (const v of merged) if (v.expiresAtMs > 0 && !v.tombstone && !local.some((l) => l.dot.actor === v.dot.actor && l.dot.counter === v.dot.counter))
-          ops.push({ type: 'put', key: expiryKey(v.expiresAtMs, entries[i].key), value: EMPTY });
+        ops.push(...recordOps(entries[i].key, local, merged));
       }
       if (ops.length === 0) return results;
       for (const ck of dirty) this.cache.delete(ck);
@@ -256,13 +282,17 @@ function expiryKey(expiresAtMs: number, key: Buffer): Buffer {
   return keyIn(Keyspace.Expiry, suffix);
 }
 
-function sameDots(a: readonly Version[], b: readonly Version[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    if (a[i].dot.actor !== b[i].dot.actor || a[i].dot.counter !== b[i].dot.counter || a[i].tombstone !== b[i].tombstone) return false;
+/** recordOps stores a key's new record plus a TTL index entry for each new expiring version. */
+function recordOps(key: Buffer, local: readonly Version[], next: readonly Version[]): BatchOp[] {
+  const ops: BatchOp[] = [{ type: 'put', key: dataKey(key), value: encodeRecord(next) }];
+  for (const v of next) {
+    if (v.expiresAtMs === 0 || v.tombstone) continue;
+    if (local.some((l) => l.dot.actor === v.dot.actor && l.dot.counter === v.dot.counter)) continue;
+    ops.push({ type: 'put', key: expiryKey(v.expiresAtMs, key), value: EMPTY });
   }
-  return true;
+  return ops;
 }
+
 
 function recordCost(vs: Version[]): number {
   let n = 64;

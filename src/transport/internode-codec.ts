@@ -33,12 +33,12 @@ export function purposeFromWire(p: WirePurpose): Purpose {
 }
 
 export function memberToWire(m: MemberState): WireMember {
-  return { ...m, tokens: [...m.tokens] };
+  return { ...m, tokens: [...m.tokens], suspects: [...m.suspects] };
 }
 
 export function memberFromWire(m: WireMember): MemberState {
   const status = MEMBER_STATUSES.includes(m.status as MemberStatus) ? (m.status as MemberStatus) : 'left';
-  return { nodeId: m.nodeId, address: m.address, zone: m.zone, weight: m.weight, tokens: m.tokens, status, incarnation: m.incarnation, version: m.version, heartbeat: m.heartbeat };
+  return { nodeId: m.nodeId, address: m.address, zone: m.zone, weight: m.weight, tokens: m.tokens, status, incarnation: m.incarnation, version: m.version, heartbeat: m.heartbeat, suspects: m.suspects };
 }
 
 export function consistencyToWire(c: ConsistencyRequest): Consistency {

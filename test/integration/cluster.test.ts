@@ -133,6 +133,47 @@ describe('a 3-node cluster of real processes (N = 3)', () => {
   });
 });
 
+describe('the SDK against a 3-node cluster with one node down', () => {
+  let cluster: Cluster;
+  beforeAll(async () => {
+    cluster = await Cluster.start(3);
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('fails reads over to the next node, retries writes only when asked, and carries the context from Get to Put', async () => {
+    const [n1, n2] = cluster.nodes;
+    await cluster.client([n2]).put('sdk', 'v1', { consistency: { level: 'all' } });
+    const addresses = [n1.address, n2.address];
+    await n1.kill('SIGKILL');
+    const { DkvClient } = await import('../../src/client/dkv-client.js');
+    const plain = new DkvClient({ nodes: addresses, timeoutMs: 3_000 });
+    const retrying = new DkvClient({ nodes: addresses, timeoutMs: 3_000, retryWrites: true });
+    try {
+      const e = (await plain.put('sdk', 'blind').catch((x) => x)) as DkvRequestError;
+      expect(e).toBeInstanceOf(DkvRequestError);
+      expect(e.code).toBe(Status.UNAVAILABLE);
+      expect(e.node).toBe(n1.address);
+      const read = await plain.get('sdk');
+      expect(read.values.map(String)).toEqual(['v1']);
+      // The context of that Get goes with the next Put: it replaces v1 instead of adding a sibling.
+      await plain.put('sdk', 'v2');
+      expect((await plain.get('sdk')).values.map(String)).toEqual(['v2']);
+      const fresh = new DkvClient({ nodes: addresses, timeoutMs: 3_000, retryWrites: true });
+      try {
+        await fresh.put('sdk2', 'x');
+      } finally {
+        fresh.close();
+      }
+      expect((await retrying.get('sdk2')).values.map(String)).toEqual(['x']);
+    } finally {
+      plain.close();
+      retrying.close();
+    }
+  });
+});
+
 describe('a 5-node cluster of real processes (N = 3)', () => {
   let cluster: Cluster;
   beforeAll(async () => {

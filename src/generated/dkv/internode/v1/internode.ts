@@ -193,6 +193,11 @@ export interface MemberState {
   version: number;
   /** heartbeat is the member's heartbeat counter, advanced by the member itself. */
   heartbeat: number;
+  /**
+   * suspects are the node ids this member's failure detector currently suspects. A node is
+   * declared DOWN only when its own detector and at least one other member's agree.
+   */
+  suspects: string[];
 }
 
 /** GossipRequest pushes the sender's member table. */
@@ -1067,6 +1072,7 @@ function createBaseMemberState(): MemberState {
     incarnation: 0,
     version: 0,
     heartbeat: 0,
+    suspects: [],
   };
 }
 
@@ -1102,6 +1108,9 @@ export const MemberState: MessageFns<MemberState> = {
     }
     if (message.heartbeat !== 0) {
       writer.uint32(72).uint64(message.heartbeat);
+    }
+    for (const v of message.suspects) {
+      writer.uint32(82).string(v!);
     }
     return writer;
   },
@@ -1201,6 +1210,14 @@ export const MemberState: MessageFns<MemberState> = {
             message.heartbeat = longToNumber(reader.uint64());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.suspects.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1228,6 +1245,7 @@ export const MemberState: MessageFns<MemberState> = {
       incarnation: isSet(object.incarnation) ? globalThis.Number(object.incarnation) : 0,
       version: isSet(object.version) ? globalThis.Number(object.version) : 0,
       heartbeat: isSet(object.heartbeat) ? globalThis.Number(object.heartbeat) : 0,
+      suspects: globalThis.Array.isArray(object?.suspects) ? object.suspects.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -1260,6 +1278,9 @@ export const MemberState: MessageFns<MemberState> = {
     if (message.heartbeat !== 0) {
       obj.heartbeat = Math.round(message.heartbeat);
     }
+    if (message.suspects?.length) {
+      obj.suspects = message.suspects;
+    }
     return obj;
   },
 
@@ -1277,6 +1298,7 @@ export const MemberState: MessageFns<MemberState> = {
     message.incarnation = object.incarnation ?? 0;
     message.version = object.version ?? 0;
     message.heartbeat = object.heartbeat ?? 0;
+    message.suspects = object.suspects?.map((e) => e) || [];
     return message;
   },
 };
