@@ -60,7 +60,7 @@ export async function statusOf(node: DkvNode): Promise<StatusResponse> {
     members,
     keys: 0,
     diskBytes: await node.store.approximateDiskBytes().catch(() => 0),
-    hints: [],
+    hints: ((await node.hints?.backlogs()) ?? []).map((h) => ({ target: h.target, count: h.count, bytes: h.bytes, oldestAgeMs: h.oldestMs })),
     operations: [],
     warnings,
     uptimeMs: Math.round(node.clock.monotonic() - node.startedAt),

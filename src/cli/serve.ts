@@ -21,6 +21,9 @@ export const SERVE_USAGE = `dkv serve [flags]    run one dkv node
   --cache-bytes SIZE       hot-key cache budget (default 64MiB)
   --engine level|memory    storage engine (default level)
   --gossip-interval DUR    gossip period (default 200ms)
+  --hinted-handoff on|off  sloppy quorum with hints (default on)
+  --max-hint-window DUR    hints older than this are dropped for anti-entropy (default 3h)
+  --max-hint-bytes SIZE    hints kept per target node (default 256MiB)
   --phi-threshold PHI      failure detector threshold (default 8; higher is slower but calmer)
   --log-level LEVEL        debug|info|warn|error (default info)`;
 
@@ -43,6 +46,9 @@ export async function serve(argv: string[]): Promise<void> {
     engine: { type: 'string' },
     'gossip-interval': { type: 'string' },
     'phi-threshold': { type: 'string' },
+    'hinted-handoff': { type: 'string' },
+    'max-hint-window': { type: 'string' },
+    'max-hint-bytes': { type: 'string' },
     'log-level': { type: 'string' },
   });
   const listen = (v.listen as string | undefined) ?? '127.0.0.1:7001';
@@ -70,6 +76,12 @@ export async function serve(argv: string[]): Promise<void> {
   if (v['max-siblings'] !== undefined) overrides.maxSiblings = int(v['max-siblings'] as string, '--max-siblings');
   if (v['cache-bytes'] !== undefined) overrides.cacheBytes = bytes(v['cache-bytes'] as string, '--cache-bytes');
   if (v.engine !== undefined) overrides.engine = v.engine as 'level' | 'memory';
+  if (v['hinted-handoff'] !== undefined) {
+    if (!['on', 'off'].includes(v['hinted-handoff'] as string)) throw new CliError('--hinted-handoff: expected on or off');
+    overrides.hintedHandoff = v['hinted-handoff'] === 'on';
+  }
+  if (v['max-hint-window'] !== undefined) overrides.maxHintWindowMs = duration(v['max-hint-window'] as string, '--max-hint-window');
+  if (v['max-hint-bytes'] !== undefined) overrides.maxHintBytes = bytes(v['max-hint-bytes'] as string, '--max-hint-bytes');
   if (v['phi-threshold'] !== undefined) overrides.phiThreshold = Number(v['phi-threshold']);
   if (v['gossip-interval'] !== undefined) overrides.gossipIntervalMs = duration(v['gossip-interval'] as string, '--gossip-interval');
   const config = validateConfig(local(overrides));

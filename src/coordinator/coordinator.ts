@@ -4,7 +4,7 @@ import type { Logger } from '../node/logger.js';
 import type { NodeConfig } from '../node/config.js';
 import type { Membership } from '../membership/membership.js';
 import type { RecordStore } from '../storage/record-store.js';
-import type { ForwardOp, ForwardResult, PeerTransport, Purpose } from '../transport/peer-transport.js';
+import type { ForwardOp, ForwardResult, PeerTransport, Purpose, ReplicaEntry } from '../transport/peer-transport.js';
 import { hashKey } from '../ring/hash.js';
 import { preferenceList, type PreferenceEntry } from '../ring/preference-list.js';
 import { vvCovers, type Dot, type VersionVector } from '../versioning/dvv.js';
@@ -29,8 +29,14 @@ export interface CoordinatorDeps {
   transport: PeerTransport;
   clock: Clock;
   log: Logger;
-  /** onHintedWrite is told when a write was stored on a fallback for an unusable primary. */
-  onHintedWrite?: (target: string) => void;
+  /**
+   * hints records a write a primary did not acknowledge, on this node, for later delivery;
+   * absent when hinted handoff is off (then only anti-entropy repairs such replicas).
+   */
+  hints?: { add(target: string, key: Buffer, versions: readonly Version[]): Promise<void> };
+  /** readLocal / writeLocal reach this node's own replica (records, or hints for hintedFor). */
+  readLocal(key: Buffer, hintedFor?: string): Promise<Version[]>;
+  writeLocal(entries: ReplicaEntry[]): Promise<void>;
 }
 
 /**
@@ -53,7 +59,11 @@ export class Coordinator {
     const ring = this.d.membership.ring();
     if (ring.ownerCount === 0) throw new DkvError('NOT_SERVING', `${this.selfId} has not joined a ring yet`);
     const n = Math.min(this.d.config.n, ring.ownerCount);
-    const entries = preferenceList(ring, hashKey(key), n, { usable: this.d.membership.isUsable });
+    // With hinted handoff off there is no one to hold a fallback's hint: DOWN primaries are
+    // simply skipped (anti-entropy repairs them) instead of being replaced by fallbacks.
+    const entries = this.d.hints
+      ? preferenceList(ring, hashKey(key), n, { usable: this.d.membership.isUsable })
+      : preferenceList(ring, hashKey(key), n).filter((e) => this.d.membership.isUsable(e.nodeId));
     return { entries, n };
   }
 
@@ -136,9 +146,58 @@ export class Coordinator {
     const counts = (e: PreferenceEntry) => !op.consistency.strict || e.primary;
     const call = (e: PreferenceEntry) => (e === self && self.primary ? Promise.resolve() : this.writeReplica(e, op.key, record, 'write', deadline));
     const g = await gather(entries, call, w, counts, deadline, this.d.clock);
-    for (const o of g.ok) if (!o.entry.primary && o.entry.hintedFor) this.d.onHintedWrite?.(o.entry.hintedFor);
-    if (!g.met) throw this.unavailable('write', 'W', w, n, g, counts);
-    return { context: contextAfterWrite(record, op.context, dot), receipt: this.receipt(w, n, g.ok.map((o) => o.entry), []) };
+    let acked = g.ok.map((o) => o.entry);
+    let met = g.met;
+    let settled: Promise<unknown> = g.settled;
+    if (!met && !op.consistency.strict && this.d.hints) {
+      // Sloppy quorum: primaries that failed or did not answer in time are stood in for by
+      // the next healthy nodes clockwise, each holding the write as a hint for its primary.
+      const missing = entries.filter((e) => e.primary && !acked.includes(e));
+      const extra = this.standIns(op.key, entries, missing);
+      if (extra.length > 0) {
+        const g2 = await gather(extra, call, w - acked.filter(counts).length, () => true, deadline, this.d.clock);
+        acked = [...acked, ...g2.ok.map((o) => o.entry)];
+        met = g2.met;
+        settled = Promise.all([g.settled, g2.settled]);
+      }
+    }
+    void settled.then(() => this.hintUnacknowledged(op.key, record, entries, acked));
+    if (!met) throw this.unavailable('write', 'W', w, n, { ...g, ok: g.ok.filter((o) => acked.includes(o.entry)) }, counts);
+    return { context: contextAfterWrite(record, op.context, dot), receipt: this.receipt(w, n, acked, []) };
+  }
+
+  /** standIns picks, for each missing primary, the next usable node clockwise not yet used. */
+  private standIns(key: Buffer, used: PreferenceEntry[], missing: PreferenceEntry[]): PreferenceEntry[] {
+    const ring = this.d.membership.ring();
+    const taken = new Set(used.map((e) => e.nodeId));
+    const order = preferenceList(ring, hashKey(key), ring.ownerCount).map((e) => e.nodeId);
+    const out: PreferenceEntry[] = [];
+    for (const m of missing) {
+      const next = order.find((id) => !taken.has(id) && id !== this.selfId && this.d.membership.isUsable(id));
+      if (!next) break;
+      taken.add(next);
+      out.push({ nodeId: next, primary: false, hintedFor: m.nodeId });
+    }
+    return out;
+  }
+
+  /**
+   * hintUnacknowledged keeps, on this node, a hint for every primary that never acknowledged
+   * the write and for which no fallback did either: a replica that misses a write always gets
+   * it later (SPEC 2), from a fallback, from this coordinator, or from anti-entropy.
+   */
+  private async hintUnacknowledged(key: Buffer, record: Version[], entries: PreferenceEntry[], acked: PreferenceEntry[]): Promise<void> {
+    if (!this.d.hints) return;
+    const covered = new Set(acked.map((e) => (e.primary ? e.nodeId : e.hintedFor)));
+    const targets = new Set(entries.map((e) => (e.primary ? e.nodeId : e.hintedFor!)));
+    for (const t of targets) {
+      if (covered.has(t) || t === this.selfId) continue;
+      try {
+        await this.d.hints.add(t, key, record);
+      } catch (e) {
+        this.d.log.warn(`could not keep a hint for ${t}: ${(e as Error).message}`);
+      }
+    }
   }
 
   /** checkSiblingLimit refuses a client write that would leave more than maxSiblings versions. */
@@ -153,14 +212,14 @@ export class Coordinator {
   }
 
   private async readReplica(e: PreferenceEntry, key: Buffer, deadline: number): Promise<Version[]> {
-    if (e.nodeId === this.selfId) return this.d.store.read(key);
-    const [versions] = await this.d.transport.replicaRead(this.addressOf(e.nodeId), this.selfId, [key], this.remaining(deadline));
+    if (e.nodeId === this.selfId) return this.d.readLocal(key, e.hintedFor);
+    const [versions] = await this.d.transport.replicaRead(this.addressOf(e.nodeId), this.selfId, [key], this.remaining(deadline), e.hintedFor);
     return versions ?? [];
   }
 
   private async writeReplica(e: PreferenceEntry, key: Buffer, versions: Version[], purpose: Purpose, deadline: number): Promise<void> {
     if (e.nodeId === this.selfId) {
-      await this.d.store.merge([{ key, versions }]);
+      await this.d.writeLocal([{ key, versions, hintedFor: e.hintedFor }]);
       return;
     }
     await this.d.transport.replicaWrite(this.addressOf(e.nodeId), this.selfId, purpose, [{ key, versions, hintedFor: e.hintedFor }], this.remaining(deadline));
@@ -206,7 +265,8 @@ export class Coordinator {
     const got = answered.filter(counts).length;
     const waiting = g.ended === 'deadline' ? 'no answer before the deadline' : 'not needed once the quorum was out of reach';
     const why = [...g.failed.map((f) => `${f.entry.nodeId}: ${f.error.message}`), ...g.pending.map((p) => `${p.nodeId}: ${waiting}`)];
-    const strictNote = answered.length > got ? ` (${answered.length - got} fallback answer(s) not counted: strict)` : '';
+    const fallbacks = answered.length - got;
+    const strictNote = counts({ nodeId: '', primary: false }) ? '' : ` (strict: only the key's primaries count${fallbacks > 0 ? `; ${fallbacks} fallback answer(s) not counted` : ''})`;
     const tail = what === 'write' ? '; the write may still have reached some replicas' : '';
     return new DkvError(
       'QUORUM_UNAVAILABLE',

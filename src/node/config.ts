@@ -60,6 +60,16 @@ export interface NodeConfig {
   gossipIntervalMs: number;
   /** phiThreshold is the phi accrual detector's suspicion threshold (higher: slower, fewer false alarms). */
   phiThreshold: number;
+  /** hintedHandoff enables sloppy quorum fallbacks and hints; off leaves repair to anti-entropy. */
+  hintedHandoff: boolean;
+  /** maxHintWindowMs: hints older than this are dropped (anti-entropy repairs those keys). */
+  maxHintWindowMs: number;
+  /** maxHintBytes bounds the hints held for any one target node. */
+  maxHintBytes: number;
+  /** hintReplayIntervalMs is how often hints are offered to targets that are UP. */
+  hintReplayIntervalMs: number;
+  /** hintReplayKeysPerSecond throttles delivery to each returning node. */
+  hintReplayKeysPerSecond: number;
   /** shutdownGraceMs is how long SIGTERM waits for in-flight requests before cancelling them. */
   shutdownGraceMs: number;
 }
@@ -97,6 +107,11 @@ export function local(overrides: Partial<NodeConfig> = {}): NodeConfig {
     tombstoneGraceMs: 10 * 60_000,
     gossipIntervalMs: 200,
     phiThreshold: 8,
+    hintedHandoff: true,
+    maxHintWindowMs: 3 * 3600_000,
+    maxHintBytes: 256 * MIB,
+    hintReplayIntervalMs: 500,
+    hintReplayKeysPerSecond: 5_000,
     shutdownGraceMs: 5_000,
     ...overrides,
     ...(overrides.nodeId === undefined ? { nodeId: advertise } : {}),
@@ -113,7 +128,7 @@ export function validateConfig(c: NodeConfig): NodeConfig {
   const intIn = (name: string, v: number, min: number, max: number) => {
     if (!Number.isInteger(v) || v < min || v > max) throw invalidArgument(name, `must be an integer in [${min}, ${max}], got ${v}`);
   };
-  if (!c.nodeId || /\s/.test(c.nodeId)) throw invalidArgument('node-id', 'must be a non-empty string without spaces');
+  if (!c.nodeId || /[\s\x00-\x1f]/.test(c.nodeId) || c.nodeId.length > 200) throw invalidArgument('node-id', 'must be 1-200 characters without spaces or control characters');
   parseHostPort(c.listen, 'listen');
   parseHostPort(c.advertise, 'advertise');
   for (const s of c.seeds) parseHostPort(s, 'seeds');

@@ -10,6 +10,9 @@ import type { MemberState, MemberStatus } from '../membership/member-table.js';
 import { Coordinator } from '../coordinator/coordinator.js';
 import type { ForwardOp, InternodeHandler, PeerTransport, Purpose, ReplicaEntry } from '../transport/peer-transport.js';
 import { allocateTokens } from '../ring/allocate.js';
+import { HintStore } from '../handoff/hint-store.js';
+import { HintReplayer } from '../handoff/replayer.js';
+import { sync, type Version } from '../versioning/siblings.js';
 import type { NodeConfig } from './config.js';
 import { consoleLogger, type Logger } from './logger.js';
 
@@ -54,8 +57,37 @@ export class DkvNode {
     readonly coordinator: Coordinator,
     readonly transport: PeerTransport,
     readonly log: Logger,
+    readonly hints: HintStore | undefined,
   ) {
     this.startedAt = clock.monotonic();
+    this.replayer = hints
+      ? new HintReplayer(hints, membership, transport, clock, log, {
+          intervalMs: config.hintReplayIntervalMs,
+          batchKeys: 200,
+          maxKeysPerSecond: config.hintReplayKeysPerSecond,
+          timeoutMs: config.replicaTimeoutMs,
+        })
+      : undefined;
+  }
+
+  readonly replayer: HintReplayer | undefined;
+
+  /**
+   * readLocal reads this node's own replica of a key; as a fallback for hintedFor it also
+   * returns what it holds for that primary.
+   */
+  async readLocal(key: Buffer, hintedFor?: string): Promise<Version[]> {
+    const own = await this.store.read(key);
+    if (!hintedFor || !this.hints) return own;
+    return sync(own, await this.hints.get(hintedFor, key));
+  }
+
+  /** writeLocal merges replica entries: hinted ones into the hint store, the rest into records. */
+  async writeLocal(entries: ReplicaEntry[]): Promise<void> {
+    const own = entries.filter((e) => !e.hintedFor || e.hintedFor === this.id || !this.hints);
+    const hinted = entries.filter((e) => !own.includes(e));
+    if (own.length > 0) await this.store.merge(own.map((e) => ({ key: e.key, versions: e.versions })));
+    for (const e of hinted) await this.hints!.add(e.hintedFor!, e.key, e.versions);
   }
 
   /** create opens the node's storage and identity; call start() to join and serve. */
@@ -95,8 +127,21 @@ export class DkvNode {
       deps.transport,
       log,
     );
-    const coordinator = new Coordinator({ config, store, membership, transport: deps.transport, clock, log });
-    return new DkvNode(config, clock, random, store, membership, coordinator, deps.transport, log);
+    const hints = config.hintedHandoff ? await HintStore.open(store, clock, { windowMs: config.maxHintWindowMs, maxBytesPerTarget: config.maxHintBytes }) : undefined;
+    const node: { current?: DkvNode } = {};
+    const coordinator = new Coordinator({
+      config,
+      store,
+      membership,
+      transport: deps.transport,
+      clock,
+      log,
+      hints,
+      readLocal: (key, hintedFor) => node.current!.readLocal(key, hintedFor),
+      writeLocal: (entries) => node.current!.writeLocal(entries),
+    });
+    node.current = new DkvNode(config, clock, random, store, membership, coordinator, deps.transport, log, hints);
+    return node.current;
   }
 
   get id(): string {
@@ -105,11 +150,8 @@ export class DkvNode {
 
   /** handler is what this node serves to peers. */
   readonly handler: InternodeHandler = {
-    replicaWrite: (_from: string, _purpose: Purpose, entries: ReplicaEntry[]) =>
-      this.admit(async () => {
-        await this.store.merge(entries.map((e) => ({ key: e.key, versions: e.versions })));
-      }),
-    replicaRead: (_from: string, keys: Buffer[]) => this.admit(() => this.store.readMany(keys)),
+    replicaWrite: (_from: string, _purpose: Purpose, entries: ReplicaEntry[]) => this.admit(() => this.writeLocal(entries)),
+    replicaRead: (_from: string, keys: Buffer[], hintedFor?: string) => this.admit(() => Promise.all(keys.map((k) => this.readLocal(k, hintedFor)))),
     forward: (_from: string, op: ForwardOp, hops: number, timeoutMs: number) => this.admit(() => this.coordinator.write(op, hops, timeoutMs)),
     gossip: async (msg) => this.membership.handleGossip(msg),
   };
@@ -121,6 +163,7 @@ export class DkvNode {
    */
   async start(waitForJoin = true): Promise<void> {
     this.membership.start();
+    this.replayer?.start();
     this.timers.push(this.clock.setInterval(() => void this.sweep(), this.config.expirySweepIntervalMs));
     if (this.membership.selfState().tokens.length > 0) {
       this.log.info(`restarted with ${this.membership.selfState().tokens.length} tokens, incarnation ${this.store.incarnation}`);
@@ -197,6 +240,7 @@ export class DkvNode {
       await Promise.race([new Promise<void>((r) => (this.drained = r)), this.clock.sleep(this.config.shutdownGraceMs)]);
     }
     this.membership.stop();
+    this.replayer?.stop();
     for (const t of this.timers) t.cancel();
     await this.joinLoop?.catch(() => undefined);
     this.transport.close();

@@ -238,6 +238,24 @@ export class RecordStore {
     for await (const [k, v] of this.engine.iterate(dataRange(range))) yield { key: userKeyOf(k), versions: decodeRecord(v) };
   }
 
+  /**
+   * commit writes a batch of another keyspace's ops (hints, change log) through the same
+   * group committer, so they share fsyncs with record writes; errors are domain errors.
+   */
+  async commit(ops: BatchOp[]): Promise<void> {
+    await this.wrap(() => this.committer.write(ops));
+  }
+
+  /** iterateRaw reads another keyspace's entries (the caller owns that keyspace's layout). */
+  iterateRaw(range: { gte?: Buffer; lt?: Buffer; limit?: number }): AsyncIterableIterator<[Buffer, Buffer]> {
+    return this.engine.iterate(range);
+  }
+
+  /** getRaw reads one entry of another keyspace. */
+  async getRaw(key: Buffer): Promise<Buffer | undefined> {
+    return this.wrap(() => this.engine.get(key));
+  }
+
   /** getMeta / putMeta store small node-level values (membership state) durably. */
   async getMeta(name: string): Promise<Buffer | undefined> {
     return this.wrap(() => this.engine.get(metaKey(name)));

@@ -45,8 +45,8 @@ export class GrpcTransport implements PeerTransport {
     await call((cb, opts) => this.client(address).replicaWrite(req, new Metadata(), opts, cb), timeoutMs, address);
   }
 
-  async replicaRead(address: string, from: string, keys: Buffer[], timeoutMs: number): Promise<Version[][]> {
-    const res = await call<ReplicaReadResponse>((cb, opts) => this.client(address).replicaRead({ protocolVersion: PROTOCOL_VERSION, from, keys }, new Metadata(), opts, cb), timeoutMs, address);
+  async replicaRead(address: string, from: string, keys: Buffer[], timeoutMs: number, hintedFor = ''): Promise<Version[][]> {
+    const res = await call<ReplicaReadResponse>((cb, opts) => this.client(address).replicaRead({ protocolVersion: PROTOCOL_VERSION, from, keys, hintedFor }, new Metadata(), opts, cb), timeoutMs, address);
     return res.records.map(recordFromProto);
   }
 

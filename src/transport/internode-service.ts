@@ -52,7 +52,7 @@ export function internodeService(h: InternodeHandler, nodeId: string): Internode
       }),
     replicaRead: (call: ServerUnaryCall<ReplicaReadRequest, ReplicaReadResponse>, cb: sendUnaryData<ReplicaReadResponse>) =>
       unary(call, cb, async (req) => {
-        const records = await h.replicaRead(req.from, req.keys);
+        const records = await h.replicaRead(req.from, req.keys, req.hintedFor || undefined);
         return { nodeId, records: records.map(recordToProto) };
       }),
     forward: (call: ServerUnaryCall<ForwardRequest, ForwardResponse>, cb: sendUnaryData<ForwardResponse>) =>

@@ -125,8 +125,8 @@ class MemoryTransport implements PeerTransport {
     await this.net.deliver(this.self, address, timeoutMs, (h) => h.replicaWrite(from, purpose, copyEntries(entries)));
   }
 
-  async replicaRead(address: string, from: string, keys: Buffer[], timeoutMs: number): Promise<Version[][]> {
-    const res = await this.net.deliver(this.self, address, timeoutMs, (h) => h.replicaRead(from, keys.map((k) => Buffer.from(k))));
+  async replicaRead(address: string, from: string, keys: Buffer[], timeoutMs: number, hintedFor?: string): Promise<Version[][]> {
+    const res = await this.net.deliver(this.self, address, timeoutMs, (h) => h.replicaRead(from, keys.map((k) => Buffer.from(k)), hintedFor));
     return res.map(copyVersions);
   }
 

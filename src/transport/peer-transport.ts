@@ -32,7 +32,7 @@ export interface ForwardResult {
  */
 export interface InternodeHandler {
   replicaWrite(from: string, purpose: Purpose, entries: ReplicaEntry[]): Promise<void>;
-  replicaRead(from: string, keys: Buffer[]): Promise<Version[][]>;
+  replicaRead(from: string, keys: Buffer[], hintedFor?: string): Promise<Version[][]>;
   forward(from: string, op: ForwardOp, hops: number, timeoutMs: number): Promise<ForwardResult>;
   gossip(msg: GossipMessage): Promise<GossipMessage>;
 }
@@ -44,7 +44,7 @@ export interface InternodeHandler {
  */
 export interface PeerTransport {
   replicaWrite(address: string, from: string, purpose: Purpose, entries: ReplicaEntry[], timeoutMs: number): Promise<void>;
-  replicaRead(address: string, from: string, keys: Buffer[], timeoutMs: number): Promise<Version[][]>;
+  replicaRead(address: string, from: string, keys: Buffer[], timeoutMs: number, hintedFor?: string): Promise<Version[][]>;
   forward(address: string, from: string, op: ForwardOp, hops: number, timeoutMs: number): Promise<ForwardResult>;
   gossip(address: string, msg: GossipMessage, timeoutMs: number): Promise<GossipMessage>;
   /** close releases every channel. */

@@ -132,6 +132,11 @@ export interface ReplicaReadRequest {
   from: string;
   /** keys are the keys to read. */
   keys: Buffer[];
+  /**
+   * hinted_for asks a fallback for what it holds on behalf of this primary (its hints) as
+   * well as its own records; empty for a primary.
+   */
+  hintedFor: string;
 }
 
 /** ReplicaReadResponse holds one record per requested key, in request order. */
@@ -642,7 +647,7 @@ export const ReplicaWriteResponse: MessageFns<ReplicaWriteResponse> = {
 };
 
 function createBaseReplicaReadRequest(): ReplicaReadRequest {
-  return { protocolVersion: 0, from: "", keys: [] };
+  return { protocolVersion: 0, from: "", keys: [], hintedFor: "" };
 }
 
 export const ReplicaReadRequest: MessageFns<ReplicaReadRequest> = {
@@ -655,6 +660,9 @@ export const ReplicaReadRequest: MessageFns<ReplicaReadRequest> = {
     }
     for (const v of message.keys) {
       writer.uint32(26).bytes(v!);
+    }
+    if (message.hintedFor !== "") {
+      writer.uint32(34).string(message.hintedFor);
     }
     return writer;
   },
@@ -696,6 +704,14 @@ export const ReplicaReadRequest: MessageFns<ReplicaReadRequest> = {
             message.keys.push(Buffer.from(reader.bytes()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.hintedFor = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -717,6 +733,11 @@ export const ReplicaReadRequest: MessageFns<ReplicaReadRequest> = {
         : 0,
       from: isSet(object.from) ? globalThis.String(object.from) : "",
       keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => Buffer.from(bytesFromBase64(e))) : [],
+      hintedFor: isSet(object.hintedFor)
+        ? globalThis.String(object.hintedFor)
+        : isSet(object.hinted_for)
+        ? globalThis.String(object.hinted_for)
+        : "",
     };
   },
 
@@ -731,6 +752,9 @@ export const ReplicaReadRequest: MessageFns<ReplicaReadRequest> = {
     if (message.keys?.length) {
       obj.keys = message.keys.map((e) => base64FromBytes(e));
     }
+    if (message.hintedFor !== "") {
+      obj.hintedFor = message.hintedFor;
+    }
     return obj;
   },
 
@@ -742,6 +766,7 @@ export const ReplicaReadRequest: MessageFns<ReplicaReadRequest> = {
     message.protocolVersion = object.protocolVersion ?? 0;
     message.from = object.from ?? "";
     message.keys = object.keys?.map((e) => e) || [];
+    message.hintedFor = object.hintedFor ?? "";
     return message;
   },
 };
