@@ -4,6 +4,8 @@ import {
   Liveness,
   MemberStatus,
   type AdminServer,
+  type RepairRequest,
+  type RepairResponse,
   type RingResponse,
   type StatusResponse,
 } from '../generated/dkv/v1/admin.js';
@@ -111,8 +113,20 @@ export function adminService(node: DkvNode): AdminServer & UntypedServiceImpleme
     join: unary(notYet('Admin.Join (online join with streaming)', 'a new node joins by starting it with --seeds'),),
     decommission: unary(notYet('Admin.Decommission', 'see the scale out and in issue')),
     removeNode: unary(notYet('Admin.RemoveNode', 'see the scale out and in issue')),
-    repair: (call: ServerWritableStream<unknown, unknown>) => {
-      call.emit('error', toServiceError(new DkvError('NOT_IMPLEMENTED', 'Admin.Repair (Merkle anti-entropy) is not built yet in this version of dkv')));
+    repair: (call: ServerWritableStream<RepairRequest, RepairResponse>) => {
+      let last = 0;
+      node.antiEntropy
+        .repair((p) => {
+          // Progress at most every 100 ms, and always the final summary.
+          const now = node.clock.monotonic();
+          if (!p.done && now - last < 100) return;
+          last = now;
+          call.write({ rangesDone: p.rangesDone, rangesTotal: p.rangesTotal, keysCompared: p.keysCompared, keysRepaired: p.keysRepaired, bytesExchanged: p.bytesExchanged, done: p.done, message: p.message });
+        }, call.request.peer || undefined)
+        .then(
+          () => call.end(),
+          (e) => call.emit('error', toServiceError(e)),
+        );
     },
   };
 }

@@ -162,3 +162,30 @@ export async function ring(argv: string[], io: Out): Promise<number> {
 }
 
 export { DkvRequestError };
+
+/** bar draws a progress bar for done/total. */
+function bar(done: number, total: number, width = 30): string {
+  const f = total === 0 ? 1 : Math.min(1, done / total);
+  const full = Math.round(f * width);
+  return `[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${Math.round(f * 100)}%`;
+}
+
+/** repair runs one Merkle anti-entropy pass on the node, with a progress bar and a summary. */
+export async function repair(argv: string[], io: Out): Promise<number> {
+  const { values: v } = parse(argv, { ...COMMON, peer: { type: 'string' } });
+  const c = client(v);
+  const tty = process.stderr.isTTY;
+  try {
+    const s = await c.repair((p) => {
+      if (v.json || p.done) return;
+      const line = `${bar(p.rangesDone, p.rangesTotal)} ${p.rangesDone}/${p.rangesTotal} ranges, ${p.keysRepaired} keys repaired, ${p.bytesExchanged} B`;
+      if (tty) process.stderr.write(`\r${line}`);
+      else io.err(line);
+    }, { peer: v.peer as string | undefined, timeoutMs: v.timeout ? duration(v.timeout as string, '--timeout') : undefined });
+    if (tty && !v.json) process.stderr.write('\n');
+    io.out(v.json ? JSON.stringify(s) : `repair done: ${s.message}`);
+    return 0;
+  } finally {
+    c.close();
+  }
+}

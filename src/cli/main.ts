@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { status as Status } from '@grpc/grpc-js';
 import { CliError } from './args.js';
-import { del, DkvRequestError, get, put, ring, status, type Out } from './commands.js';
+import { del, DkvRequestError, get, put, repair, ring, status, type Out } from './commands.js';
 import { serve, SERVE_USAGE } from './serve.js';
 
 const USAGE = `dkv — a Dynamo-style distributed key-value store
@@ -16,6 +16,7 @@ operators:
   serve                    run a node (dkv serve --help)
   status                   this node's view of the cluster
   ring                     the ring: tokens, shares, balance, checksum
+  repair                   run Merkle anti-entropy now, with progress (--peer ID)
 
 client flags: --addr HOST:PORT[,HOST:PORT] (default $DKV_ADDR or 127.0.0.1:7001), --json,
   --timeout 5s, --consistency one|quorum|all, --r N, --w N, --strict
@@ -53,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
       return status(rest, io);
     case 'ring':
       return ring(rest, io);
+    case 'repair':
+      return repair(rest, io);
     case undefined:
     case 'help':
     case '--help':

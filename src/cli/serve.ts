@@ -24,6 +24,8 @@ export const SERVE_USAGE = `dkv serve [flags]    run one dkv node
   --hinted-handoff on|off  sloppy quorum with hints (default on)
   --max-hint-window DUR    hints older than this are dropped for anti-entropy (default 3h)
   --max-hint-bytes SIZE    hints kept per target node (default 256MiB)
+  --anti-entropy-interval DUR|off  time between Merkle anti-entropy passes (default 30s)
+  --tombstone-grace DUR    tombstones are kept at least this long (default 4h, > --max-hint-window)
   --phi-threshold PHI      failure detector threshold (default 8; higher is slower but calmer)
   --log-level LEVEL        debug|info|warn|error (default info)`;
 
@@ -47,6 +49,8 @@ export async function serve(argv: string[]): Promise<void> {
     'gossip-interval': { type: 'string' },
     'phi-threshold': { type: 'string' },
     'hinted-handoff': { type: 'string' },
+    'anti-entropy-interval': { type: 'string' },
+    'tombstone-grace': { type: 'string' },
     'max-hint-window': { type: 'string' },
     'max-hint-bytes': { type: 'string' },
     'log-level': { type: 'string' },
@@ -80,6 +84,8 @@ export async function serve(argv: string[]): Promise<void> {
     if (!['on', 'off'].includes(v['hinted-handoff'] as string)) throw new CliError('--hinted-handoff: expected on or off');
     overrides.hintedHandoff = v['hinted-handoff'] === 'on';
   }
+  if (v['anti-entropy-interval'] !== undefined) overrides.antiEntropyIntervalMs = v['anti-entropy-interval'] === 'off' ? 0 : duration(v['anti-entropy-interval'] as string, '--anti-entropy-interval');
+  if (v['tombstone-grace'] !== undefined) overrides.tombstoneGraceMs = duration(v['tombstone-grace'] as string, '--tombstone-grace');
   if (v['max-hint-window'] !== undefined) overrides.maxHintWindowMs = duration(v['max-hint-window'] as string, '--max-hint-window');
   if (v['max-hint-bytes'] !== undefined) overrides.maxHintBytes = bytes(v['max-hint-bytes'] as string, '--max-hint-bytes');
   if (v['phi-threshold'] !== undefined) overrides.phiThreshold = Number(v['phi-threshold']);

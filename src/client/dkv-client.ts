@@ -1,6 +1,6 @@
 import { credentials, Metadata, status as Status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { ConsistencyLevel, KVClient, type Consistency, type GetResponse, type PutResponse, type DeleteResponse, type Receipt } from '../generated/dkv/v1/kv.js';
-import { AdminClient, type RingResponse, type StatusResponse } from '../generated/dkv/v1/admin.js';
+import { AdminClient, type RepairResponse, type RingResponse, type StatusResponse } from '../generated/dkv/v1/admin.js';
 
 export type Level = 'one' | 'quorum' | 'all';
 
@@ -122,6 +122,27 @@ export class DkvClient {
 
   ring(): Promise<RingResponse> {
     return this.call<RingResponse>(true, (i, md, o, cb) => this.admin[i].ring({}, md, o, cb));
+  }
+
+  /**
+   * repair runs one anti-entropy pass on the first reachable node, calling onProgress for each
+   * progress message, and resolves with the final summary. timeoutMs bounds the whole pass.
+   */
+  repair(onProgress: (p: RepairResponse) => void = () => undefined, opts: { peer?: string; timeoutMs?: number } = {}): Promise<RepairResponse> {
+    const i = this.next % this.admin.length;
+    return new Promise((resolve, reject) => {
+      const stream = this.admin[i].repair({ peer: opts.peer ?? '' }, new Metadata(), { deadline: new Date(Date.now() + (opts.timeoutMs ?? 10 * 60_000)) });
+      let last: RepairResponse | undefined;
+      stream.on('data', (m: RepairResponse) => {
+        last = m;
+        onProgress(m);
+      });
+      stream.on('error', (e: ServiceError) => {
+        const code = e.metadata?.get('dkv-error-code')[0];
+        reject(new DkvRequestError(e.code, typeof code === 'string' ? code : undefined, e.details || e.message, this.opts.nodes[i]));
+      });
+      stream.on('end', () => (last?.done ? resolve(last) : reject(new Error('repair stream ended without a summary'))));
+    });
   }
 
   /** forget drops the remembered context of a key (the next Put is blind). */

@@ -70,6 +70,12 @@ export interface NodeConfig {
   hintReplayIntervalMs: number;
   /** hintReplayKeysPerSecond throttles delivery to each returning node. */
   hintReplayKeysPerSecond: number;
+  /** antiEntropyIntervalMs is the time between background Merkle anti-entropy passes; 0 disables them. */
+  antiEntropyIntervalMs: number;
+  /** antiEntropyPauseMs is slept between two range exchanges of a pass (throttling). */
+  antiEntropyPauseMs: number;
+  /** merkleDepth is the depth of each range's Merkle tree (2^depth leaves). */
+  merkleDepth: number;
   /** shutdownGraceMs is how long SIGTERM waits for in-flight requests before cancelling them. */
   shutdownGraceMs: number;
 }
@@ -104,7 +110,7 @@ export function local(overrides: Partial<NodeConfig> = {}): NodeConfig {
     replicaTimeoutMs: 2_000,
     requestTimeoutMs: 5_000,
     expirySweepIntervalMs: 1_000,
-    tombstoneGraceMs: 10 * 60_000,
+    tombstoneGraceMs: 4 * 3600_000,
     gossipIntervalMs: 200,
     phiThreshold: 8,
     hintedHandoff: true,
@@ -112,6 +118,9 @@ export function local(overrides: Partial<NodeConfig> = {}): NodeConfig {
     maxHintBytes: 256 * MIB,
     hintReplayIntervalMs: 500,
     hintReplayKeysPerSecond: 5_000,
+    antiEntropyIntervalMs: 30_000,
+    antiEntropyPauseMs: 5,
+    merkleDepth: 12,
     shutdownGraceMs: 5_000,
     ...overrides,
     ...(overrides.nodeId === undefined ? { nodeId: advertise } : {}),
@@ -120,7 +129,7 @@ export function local(overrides: Partial<NodeConfig> = {}): NodeConfig {
 
 /** lan is the preset for nodes on a LAN: slower gossip, larger caches. */
 export function lan(overrides: Partial<NodeConfig> = {}): NodeConfig {
-  return local({ cacheBytes: 256 * MIB, levelCacheBytes: 64 * MIB, gossipIntervalMs: 1_000, ...overrides });
+  return local({ cacheBytes: 256 * MIB, levelCacheBytes: 64 * MIB, gossipIntervalMs: 1_000, antiEntropyIntervalMs: 10 * 60_000, ...overrides });
 }
 
 /** validateConfig checks every field once; the error names the flag and the limit. */
@@ -143,6 +152,10 @@ export function validateConfig(c: NodeConfig): NodeConfig {
   if (!['one', 'quorum', 'all'].includes(c.defaultConsistency)) throw invalidArgument('default-consistency', 'must be one, quorum or all');
   if (!(c.phiThreshold >= 1 && c.phiThreshold <= 50)) throw invalidArgument('phi-threshold', `must be in [1, 50], got ${c.phiThreshold}`);
   intIn('gossip-interval', c.gossipIntervalMs, 10, 60_000);
+  intIn('merkle-depth', c.merkleDepth, 1, 16);
+  intIn('anti-entropy-interval', c.antiEntropyIntervalMs, 0, 7 * 24 * 3600_000);
+  if (c.hintedHandoff && c.tombstoneGraceMs <= c.maxHintWindowMs)
+    throw invalidArgument('tombstone-grace', `must be longer than --max-hint-window (${c.maxHintWindowMs} ms): a hint older than a purged tombstone could bring deleted data back`);
   if (!['level', 'memory'].includes(c.engine)) throw invalidArgument('engine', 'must be level or memory');
   return c;
 }

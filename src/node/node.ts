@@ -12,6 +12,8 @@ import type { ForwardOp, InternodeHandler, PeerTransport, Purpose, ReplicaEntry 
 import { allocateTokens } from '../ring/allocate.js';
 import { HintStore } from '../handoff/hint-store.js';
 import { HintReplayer } from '../handoff/replayer.js';
+import { AntiEntropy } from '../antientropy/anti-entropy.js';
+import { TreeCache } from '../antientropy/tree-cache.js';
 import { sync, type Version } from '../versioning/siblings.js';
 import type { NodeConfig } from './config.js';
 import { consoleLogger, type Logger } from './logger.js';
@@ -58,6 +60,7 @@ export class DkvNode {
     readonly transport: PeerTransport,
     readonly log: Logger,
     readonly hints: HintStore | undefined,
+    readonly antiEntropy: AntiEntropy,
   ) {
     this.startedAt = clock.monotonic();
     this.replayer = hints
@@ -140,7 +143,14 @@ export class DkvNode {
       readLocal: (key, hintedFor) => node.current!.readLocal(key, hintedFor),
       writeLocal: (entries) => node.current!.writeLocal(entries),
     });
-    node.current = new DkvNode(config, clock, random, store, membership, coordinator, deps.transport, log, hints);
+    const antiEntropy = new AntiEntropy(store, new TreeCache(store), membership, deps.transport, clock, log, {
+      intervalMs: config.antiEntropyIntervalMs,
+      depth: config.merkleDepth,
+      pauseMs: config.antiEntropyPauseMs,
+      timeoutMs: config.replicaTimeoutMs,
+      n: config.n,
+    });
+    node.current = new DkvNode(config, clock, random, store, membership, coordinator, deps.transport, log, hints, antiEntropy);
     return node.current;
   }
 
@@ -154,6 +164,8 @@ export class DkvNode {
     replicaRead: (_from: string, keys: Buffer[], hintedFor?: string) => this.admit(() => Promise.all(keys.map((k) => this.readLocal(k, hintedFor)))),
     forward: (_from: string, op: ForwardOp, hops: number, timeoutMs: number) => this.admit(() => this.coordinator.write(op, hops, timeoutMs)),
     gossip: async (msg) => this.membership.handleGossip(msg),
+    merkleHashes: (ref, nodes) => this.admit(() => this.antiEntropy.merkleHashes(ref, nodes)),
+    merkleLeafKeys: (ref, leaves) => this.admit(() => this.antiEntropy.merkleLeafKeys(ref, leaves)),
   };
 
   /**
@@ -164,6 +176,7 @@ export class DkvNode {
   async start(waitForJoin = true): Promise<void> {
     this.membership.start();
     this.replayer?.start();
+    this.antiEntropy.start();
     this.timers.push(this.clock.setInterval(() => void this.sweep(), this.config.expirySweepIntervalMs));
     if (this.membership.selfState().tokens.length > 0) {
       this.log.info(`restarted with ${this.membership.selfState().tokens.length} tokens, incarnation ${this.store.incarnation}`);
@@ -241,6 +254,7 @@ export class DkvNode {
     }
     this.membership.stop();
     this.replayer?.stop();
+    this.antiEntropy.stop();
     for (const t of this.timers) t.cancel();
     await this.joinLoop?.catch(() => undefined);
     this.transport.close();

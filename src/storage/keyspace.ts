@@ -11,7 +11,9 @@
  *   0x20     HINT   hinted handoff    owned by handoff/ (e.g. target node, then user key)
  *   0x30     CHANGELOG change log     owned by watch/ (e.g. big-endian sequence number)
  *   0x40     EXPIRY TTL index          8-byte big-endian expiry ms, then the user key (storage/record-store)
- *   0x41-fe  free, for later keyspaces (Merkle caches, ...): claim one here
+ *   0x50     DIGEST Merkle index       4-byte big-endian ring position, then the user key -> record digest (antientropy/)
+ *   0x51     TOMBSTONE index           8-byte big-endian delete time ms, then the user key (storage/record-store)
+ *   0x41-4f, 0x52-fe  free, for later keyspaces: claim one here
  *   0xff     reserved, never written  (so the prefix successor of any keyspace is one byte)
  *
  * Contracts:
@@ -30,6 +32,8 @@ export const Keyspace = {
   Hint: 0x20,
   ChangeLog: 0x30,
   Expiry: 0x40,
+  Digest: 0x50,
+  Tombstone: 0x51,
 } as const;
 
 /** KeyspaceId is one of the allocated keyspace bytes. */

@@ -2,7 +2,9 @@ import { DkvError } from '../errors.js';
 import type { Clock } from '../time/clock.js';
 import type { FsyncMode } from '../node/config.js';
 import type { Dot } from '../versioning/dvv.js';
-import { sameVersions, sync, type Version } from '../versioning/siblings.js';
+import { digest, sameVersions, sync, type Version } from '../versioning/siblings.js';
+import { dotEquals } from '../versioning/dvv.js';
+import { hashKey } from '../ring/hash.js';
 import { isStorageError, type BatchOp, type StorageEngine } from './engine.js';
 import { GroupCommitter } from './group-commit.js';
 import { HotCache, cacheKeyOf } from './hot-cache.js';
@@ -50,6 +52,7 @@ export class RecordStore {
   private readonly lock = new KeyLock();
   private readonly cache: HotCache<Version[]>;
   private readonly committer: GroupCommitter;
+  private readonly changeListeners: Array<(key: Buffer) => void> = [];
   private counter = 0;
   private ceiling = 0;
   private reserving: Promise<void> | undefined;
@@ -130,6 +133,7 @@ export class RecordStore {
       this.cache.delete(ck);
       await this.wrap(() => this.committer.write(ops));
       this.cache.set(ck, next);
+      this.changed(key);
       return next;
     });
   }
@@ -145,6 +149,15 @@ export class RecordStore {
       }
     })();
     return this.reserving;
+  }
+
+  /** onChange registers fn to run after any key's record changed in storage (Merkle trees, watch). */
+  onChange(fn: (key: Buffer) => void): void {
+    this.changeListeners.push(fn);
+  }
+
+  private changed(key: Buffer): void {
+    for (const fn of this.changeListeners) fn(key);
   }
 
   /** read returns the key's stored versions (tombstones and expired ones included). */
@@ -196,6 +209,7 @@ export class RecordStore {
       for (const ck of dirty) this.cache.delete(ck);
       await this.wrap(() => this.committer.write(ops));
       for (const ck of dirty) this.cache.set(ck, current.get(ck)!);
+      for (let i = 0; i < entries.length; i++) if (results[i].changed) this.changed(entries[i].key);
       return results;
     });
   }
@@ -223,10 +237,11 @@ export class RecordStore {
           return { ...v, value: EMPTY, tombstone: true };
         });
         const ops: BatchOp[] = [{ type: 'del', key: ik }];
-        if (n > 0) ops.push({ type: 'put', key: dataKey(key), value: encodeRecord(next) });
+        if (n > 0) ops.push(...recordOps(key, local, next));
         this.cache.delete(ck);
         await this.wrap(() => this.committer.write(ops));
         this.cache.set(ck, next);
+        if (n > 0) this.changed(key);
         expired += n;
       });
     }
@@ -292,6 +307,22 @@ export class RecordStore {
 
 const EMPTY = Buffer.alloc(0);
 
+/** digestKey is the Merkle index entry of a key: keyspace byte, ring position (4 bytes BE), user key. */
+export function digestKey(pos: number, key: Buffer): Buffer {
+  const suffix = Buffer.allocUnsafe(4 + key.length);
+  suffix.writeUInt32BE(pos >>> 0, 0);
+  key.copy(suffix, 4);
+  return keyIn(Keyspace.Digest, suffix);
+}
+
+/** tombstoneKey is the tombstone index entry: keyspace byte, newest delete time (8 bytes BE), user key. */
+function tombstoneKey(atMs: number, key: Buffer): Buffer {
+  const suffix = Buffer.allocUnsafe(8 + key.length);
+  suffix.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(atMs))), 0);
+  key.copy(suffix, 8);
+  return keyIn(Keyspace.Tombstone, suffix);
+}
+
 /** expiryKey is the TTL index entry: keyspace byte, expiry as 8-byte big-endian ms, user key. */
 function expiryKey(expiresAtMs: number, key: Buffer): Buffer {
   const suffix = Buffer.allocUnsafe(8 + key.length);
@@ -300,9 +331,20 @@ function expiryKey(expiresAtMs: number, key: Buffer): Buffer {
   return keyIn(Keyspace.Expiry, suffix);
 }
 
-/** recordOps stores a key's new record plus a TTL index entry for each new expiring version. */
+/**
+ * recordOps stores a key's new record, its digest in the Merkle index (same batch, so the
+ * index never disagrees with the data), a TTL index entry for each new expiring version, and
+ * a tombstone index entry when the record has become all tombstones.
+ */
 function recordOps(key: Buffer, local: readonly Version[], next: readonly Version[]): BatchOp[] {
-  const ops: BatchOp[] = [{ type: 'put', key: dataKey(key), value: encodeRecord(next) }];
+  const ops: BatchOp[] = [
+    { type: 'put', key: dataKey(key), value: encodeRecord(next) },
+    { type: 'put', key: digestKey(hashKey(key), key), value: digest(next) },
+  ];
+  if (next.length > 0 && next.every((v) => v.tombstone) && !local.every((v) => v.tombstone && next.some((n) => dotEquals(n.dot, v.dot)))) {
+    const newest = Math.max(...next.map((v) => v.writtenAtMs));
+    ops.push({ type: 'put', key: tombstoneKey(newest, key), value: EMPTY });
+  }
   for (const v of next) {
     if (v.expiresAtMs === 0 || v.tombstone) continue;
     if (local.some((l) => l.dot.actor === v.dot.actor && l.dot.counter === v.dot.counter)) continue;

@@ -1,11 +1,11 @@
 import { credentials, Metadata, type CallOptions, type Client, type ServiceError } from '@grpc/grpc-js';
 import { DkvError } from '../errors.js';
-import { InternodeClient, type ForwardResponse, type GossipResponse, type ReplicaReadResponse } from '../generated/dkv/internode/v1/internode.js';
+import { InternodeClient, type ForwardResponse, type GossipResponse, type MerkleHashesResponse, type MerkleLeafKeysResponse, type ReplicaReadResponse } from '../generated/dkv/internode/v1/internode.js';
 import { fromServiceError } from '../api/status.js';
 import { recordFromProto, recordToProto } from '../storage/record-codec.js';
 import type { GossipMessage } from '../membership/member-table.js';
 import type { Version } from '../versioning/siblings.js';
-import type { ForwardOp, ForwardResult, PeerTransport, Purpose, ReplicaEntry } from './peer-transport.js';
+import type { ForwardOp, ForwardResult, KeyDigestEntry, MerkleRef, PeerTransport, Purpose, ReplicaEntry } from './peer-transport.js';
 import { forwardResultFromWire, forwardToWire, memberFromWire, memberToWire, PROTOCOL_VERSION, purposeToWire } from './internode-codec.js';
 
 /** CHANNEL_OPTIONS keep reconnects quick after a peer restarts and messages large enough for batches. */
@@ -59,6 +59,18 @@ export class GrpcTransport implements PeerTransport {
     const req = { protocolVersion: PROTOCOL_VERSION, from: msg.from, clusterName: msg.clusterName, members: msg.members.map(memberToWire), downVotes: msg.downVotes };
     const res = await call<GossipResponse>((cb, opts) => this.client(address).gossip(req, new Metadata(), opts, cb), timeoutMs, address);
     return { from: res.from, clusterName: msg.clusterName, members: res.members.map(memberFromWire), downVotes: res.downVotes };
+  }
+
+  async merkleHashes(address: string, ref: MerkleRef, nodes: number[], timeoutMs: number): Promise<Buffer[]> {
+    const req = { protocolVersion: PROTOCOL_VERSION, range: { start: ref.start, end: ref.end }, depth: ref.depth, nodes };
+    const res = await call<MerkleHashesResponse>((cb, opts) => this.client(address).merkleHashes(req, new Metadata(), opts, cb), timeoutMs, address);
+    return res.hashes;
+  }
+
+  async merkleLeafKeys(address: string, ref: MerkleRef, leaves: number[], timeoutMs: number): Promise<KeyDigestEntry[]> {
+    const req = { protocolVersion: PROTOCOL_VERSION, range: { start: ref.start, end: ref.end }, depth: ref.depth, leaves };
+    const res = await call<MerkleLeafKeysResponse>((cb, opts) => this.client(address).merkleLeafKeys(req, new Metadata(), opts, cb), timeoutMs, address);
+    return res.keys;
   }
 
   close(): void {

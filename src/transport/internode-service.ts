@@ -1,5 +1,5 @@
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { DkvError } from '../errors.js';
+import { DkvError, invalidArgument } from '../errors.js';
 import type {
   ChangeFeedRequest,
   ChangeFeedResponse,
@@ -22,8 +22,13 @@ import type {
 import { recordFromProto, recordToProto } from '../storage/record-codec.js';
 import { toServiceError } from '../api/status.js';
 import { timeoutOf } from '../api/wire.js';
-import type { InternodeHandler } from './peer-transport.js';
+import type { InternodeHandler, MerkleRef } from './peer-transport.js';
 import { forwardFromWire, forwardResultToWire, memberFromWire, memberToWire, PROTOCOL_VERSION, purposeFromWire } from './internode-codec.js';
+
+function merkleRef(req: { range?: { start: number; end: number }; depth: number }): MerkleRef {
+  if (!req.range) throw invalidArgument('range', 'is required');
+  return { start: req.range.start, end: req.range.end, depth: req.depth };
+}
 
 /**
  * internodeService adapts an InternodeHandler to dkv.internode.v1.Internode. Requests from a
@@ -67,13 +72,9 @@ export function internodeService(h: InternodeHandler, nodeId: string): Internode
         return { from: reply.from, members: reply.members.map(memberToWire), downVotes: reply.downVotes };
       }),
     merkleHashes: (call: ServerUnaryCall<MerkleHashesRequest, MerkleHashesResponse>, cb: sendUnaryData<MerkleHashesResponse>) =>
-      unary(call, cb, async () => {
-        throw notYet('Merkle anti-entropy');
-      }),
+      unary(call, cb, async (req) => ({ hashes: await h.merkleHashes(merkleRef(req), req.nodes) })),
     merkleLeafKeys: (call: ServerUnaryCall<MerkleLeafKeysRequest, MerkleLeafKeysResponse>, cb: sendUnaryData<MerkleLeafKeysResponse>) =>
-      unary(call, cb, async () => {
-        throw notYet('Merkle anti-entropy');
-      }),
+      unary(call, cb, async (req) => ({ keys: await h.merkleLeafKeys(merkleRef(req), req.leaves) })),
     streamRange: (call: ServerWritableStream<StreamRangeRequest, StreamRangeResponse>) => {
       call.emit('error', toServiceError(notYet('range streaming')));
     },

@@ -4,7 +4,7 @@ import type { Random } from '../time/random.js';
 import { decodeRecord, encodeRecord } from '../storage/record-codec.js';
 import type { GossipMessage } from '../membership/member-table.js';
 import type { Version } from '../versioning/siblings.js';
-import type { ForwardOp, ForwardResult, InternodeHandler, PeerTransport, Purpose, ReplicaEntry } from './peer-transport.js';
+import type { ForwardOp, ForwardResult, InternodeHandler, KeyDigestEntry, MerkleRef, PeerTransport, Purpose, ReplicaEntry } from './peer-transport.js';
 
 /** LinkFault describes what happens to messages from one address to another. */
 export interface LinkFault {
@@ -137,6 +137,16 @@ class MemoryTransport implements PeerTransport {
   gossip(address: string, msg: GossipMessage, timeoutMs: number): Promise<GossipMessage> {
     const copy = (m: GossipMessage): GossipMessage => structuredClone(m);
     return this.net.deliver(this.self, address, timeoutMs, async (h) => copy(await h.gossip(copy(msg))));
+  }
+
+  merkleHashes(address: string, ref: MerkleRef, nodes: number[], timeoutMs: number): Promise<Buffer[]> {
+    return this.net.deliver(this.self, address, timeoutMs, async (h) => (await h.merkleHashes({ ...ref }, [...nodes])).map((b) => Buffer.from(b)));
+  }
+
+  merkleLeafKeys(address: string, ref: MerkleRef, leaves: number[], timeoutMs: number): Promise<KeyDigestEntry[]> {
+    return this.net.deliver(this.self, address, timeoutMs, async (h) =>
+      (await h.merkleLeafKeys({ ...ref }, [...leaves])).map((e) => ({ key: Buffer.from(e.key), digest: Buffer.from(e.digest) })),
+    );
   }
 
   close(): void {}

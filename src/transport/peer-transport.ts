@@ -30,11 +30,26 @@ export interface ForwardResult {
  * server adapts it to the wire; the memory transport calls it directly. `deadline` is an
  * absolute monotonic time after which the caller no longer waits.
  */
+/** RangeRef is a ring range (start, end] with the Merkle depth both sides use. */
+export interface MerkleRef {
+  start: number;
+  end: number;
+  depth: number;
+}
+
+/** KeyDigestEntry is a key with the digest of its record. */
+export interface KeyDigestEntry {
+  key: Buffer;
+  digest: Buffer;
+}
+
 export interface InternodeHandler {
   replicaWrite(from: string, purpose: Purpose, entries: ReplicaEntry[]): Promise<void>;
   replicaRead(from: string, keys: Buffer[], hintedFor?: string): Promise<Version[][]>;
   forward(from: string, op: ForwardOp, hops: number, timeoutMs: number): Promise<ForwardResult>;
   gossip(msg: GossipMessage): Promise<GossipMessage>;
+  merkleHashes(ref: MerkleRef, nodes: number[]): Promise<Buffer[]>;
+  merkleLeafKeys(ref: MerkleRef, leaves: number[]): Promise<KeyDigestEntry[]>;
 }
 
 /**
@@ -47,6 +62,8 @@ export interface PeerTransport {
   replicaRead(address: string, from: string, keys: Buffer[], timeoutMs: number, hintedFor?: string): Promise<Version[][]>;
   forward(address: string, from: string, op: ForwardOp, hops: number, timeoutMs: number): Promise<ForwardResult>;
   gossip(address: string, msg: GossipMessage, timeoutMs: number): Promise<GossipMessage>;
+  merkleHashes(address: string, ref: MerkleRef, nodes: number[], timeoutMs: number): Promise<Buffer[]>;
+  merkleLeafKeys(address: string, ref: MerkleRef, leaves: number[], timeoutMs: number): Promise<KeyDigestEntry[]>;
   /** close releases every channel. */
   close(): void;
 }

@@ -13,7 +13,7 @@ export async function replicaRecord(address: string, key: string | Buffer): Prom
   const c = new InternodeClient(assertTestTarget(address), credentials.createInsecure());
   try {
     const res = await new Promise<ReplicaReadResponse>((resolve, reject) =>
-      c.replicaRead({ protocolVersion: 1, from: 'test', keys: [Buffer.from(key)] }, new Metadata(), { deadline: new Date(Date.now() + 5_000) }, (e: ServiceError | null, r: ReplicaReadResponse) => (e ? reject(e) : resolve(r))),
+      c.replicaRead({ protocolVersion: 1, from: 'test', keys: [Buffer.from(key)], hintedFor: '' }, new Metadata(), { deadline: new Date(Date.now() + 5_000) }, (e: ServiceError | null, r: ReplicaReadResponse) => (e ? reject(e) : resolve(r))),
     );
     return recordFromProto(res.records[0]);
   } finally {
