@@ -2,7 +2,7 @@ import { DkvError, invalidArgument } from '../errors.js';
 import type { Clock, Timer } from '../time/clock.js';
 import type { Logger } from '../node/logger.js';
 import type { Membership } from '../membership/membership.js';
-import type { RecordStore } from '../storage/record-store.js';
+import { isPurgeable, type RecordStore } from '../storage/record-store.js';
 import type { KeyDigestEntry, MerkleRef, PeerTransport } from '../transport/peer-transport.js';
 import { encodeRecord } from '../storage/record-codec.js';
 import { diffKeys, fitDepth, nextFrontier, nodeCount, rangeSize, type RingRange } from './merkle.js';
@@ -20,6 +20,8 @@ export interface AntiEntropyOptions {
   timeoutMs: number;
   /** n is the replication factor. */
   n: number;
+  /** graceMs is the tombstone grace period: older all-tombstone records count as absent. */
+  graceMs: number;
 }
 
 /** RepairProgress is what a pass reports as it goes (Admin.Repair streams it). */
@@ -170,14 +172,19 @@ export class AntiEntropy {
       const keys = pull.slice(i, i + BATCH);
       const records = await this.transport.replicaRead(address, self, keys, this.opts.timeoutMs);
       p.bytesExchanged += records.reduce((s, r) => s + encodeRecord(r).length, 0);
-      const results = await this.store.merge(keys.map((key, j) => ({ key, versions: records[j] ?? [] })));
+      // A long-dead tombstone is never copied to a replica that lacks the key (see isPurgeable).
+      const now = this.clock.now();
+      const wanted = keys.map((key, j) => ({ key, versions: records[j] ?? [] })).filter((e) => !(diff.missingLocally.includes(e.key) && isPurgeable(e.versions, now, this.opts.graceMs)));
+      const results = await this.store.merge(wanted);
       p.keysRepaired += results.filter((r) => r.changed).length;
     }
     for (let i = 0; i < push.length; i += BATCH) {
       const keys = push.slice(i, i + BATCH);
       const records = await this.store.readMany(keys);
       p.bytesExchanged += records.reduce((s, r) => s + encodeRecord(r).length, 0);
-      await this.transport.replicaWrite(address, self, 'anti-entropy', keys.map((key, j) => ({ key, versions: records[j] })), this.opts.timeoutMs);
+      const now = this.clock.now();
+      const entries = keys.map((key, j) => ({ key, versions: records[j] })).filter((e) => !(diff.missingRemotely.includes(e.key) && isPurgeable(e.versions, now, this.opts.graceMs)));
+      if (entries.length > 0) await this.transport.replicaWrite(address, self, 'anti-entropy', entries, this.opts.timeoutMs);
       p.keysRepaired += diff.missingRemotely.filter((k) => keys.includes(k)).length;
     }
   }

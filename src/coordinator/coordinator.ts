@@ -3,7 +3,7 @@ import type { Clock } from '../time/clock.js';
 import type { Logger } from '../node/logger.js';
 import type { NodeConfig } from '../node/config.js';
 import type { Membership } from '../membership/membership.js';
-import type { RecordStore } from '../storage/record-store.js';
+import { isPurgeable, type RecordStore } from '../storage/record-store.js';
 import type { ForwardOp, ForwardResult, PeerTransport, Purpose, ReplicaEntry } from '../transport/peer-transport.js';
 import { hashKey } from '../ring/hash.js';
 import { preferenceList, type PreferenceEntry } from '../ring/preference-list.js';
@@ -23,7 +23,7 @@ export interface GetResult {
 }
 
 export interface CoordinatorDeps {
-  config: Pick<NodeConfig, 'n' | 'defaultConsistency' | 'maxSiblings' | 'replicaTimeoutMs' | 'requestTimeoutMs'>;
+  config: Pick<NodeConfig, 'n' | 'defaultConsistency' | 'maxSiblings' | 'replicaTimeoutMs' | 'requestTimeoutMs' | 'tombstoneGraceMs'>;
   store: RecordStore;
   membership: Membership;
   transport: PeerTransport;
@@ -76,11 +76,13 @@ export class Coordinator {
     if (!g.met) throw this.unavailable('read', 'R', r, n, g, counts);
     let merged: Version[] = [];
     for (const o of g.ok) merged = sync(merged, o.value);
-    const stale = g.ok.filter((o) => !sameVersions(o.value, merged)).map((o) => o.entry);
+    const purgeable = isPurgeable(merged, this.d.clock.now(), this.d.config.tombstoneGraceMs);
+    const needsRepair = (v: Version[]) => !sameVersions(v, merged) && !(purgeable && v.length === 0);
+    const stale = g.ok.filter((o) => needsRepair(o.value)).map((o) => o.entry);
     for (const e of stale) void this.repair(e, key, merged);
     // Replicas answering after the response still get the merged record.
     void g.settled.then(({ ok }) => {
-      for (const late of ok) if (!g.ok.some((o) => o.entry === late.entry) && !sameVersions(late.value, merged)) void this.repair(late.entry, key, merged);
+      for (const late of ok) if (!g.ok.some((o) => o.entry === late.entry) && needsRepair(late.value)) void this.repair(late.entry, key, merged);
     });
     return {
       versions: merged,

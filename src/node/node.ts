@@ -14,6 +14,7 @@ import { HintStore } from '../handoff/hint-store.js';
 import { HintReplayer } from '../handoff/replayer.js';
 import { AntiEntropy } from '../antientropy/anti-entropy.js';
 import { TreeCache } from '../antientropy/tree-cache.js';
+import { TombstonePurger } from '../antientropy/tombstone-purger.js';
 import { sync, type Version } from '../versioning/siblings.js';
 import type { NodeConfig } from './config.js';
 import { consoleLogger, type Logger } from './logger.js';
@@ -61,6 +62,7 @@ export class DkvNode {
     readonly log: Logger,
     readonly hints: HintStore | undefined,
     readonly antiEntropy: AntiEntropy,
+    readonly purger: TombstonePurger,
   ) {
     this.startedAt = clock.monotonic();
     this.replayer = hints
@@ -149,8 +151,16 @@ export class DkvNode {
       pauseMs: config.antiEntropyPauseMs,
       timeoutMs: config.replicaTimeoutMs,
       n: config.n,
+      graceMs: config.tombstoneGraceMs,
     });
-    node.current = new DkvNode(config, clock, random, store, membership, coordinator, deps.transport, log, hints, antiEntropy);
+    const purger = new TombstonePurger(store, membership, deps.transport, clock, log, {
+      graceMs: config.tombstoneGraceMs,
+      intervalMs: Math.max(1_000, Math.min(60_000, Math.floor(config.tombstoneGraceMs / 4))),
+      batch: 500,
+      n: config.n,
+      timeoutMs: config.replicaTimeoutMs,
+    });
+    node.current = new DkvNode(config, clock, random, store, membership, coordinator, deps.transport, log, hints, antiEntropy, purger);
     return node.current;
   }
 
@@ -177,6 +187,7 @@ export class DkvNode {
     this.membership.start();
     this.replayer?.start();
     this.antiEntropy.start();
+    this.purger.start();
     this.timers.push(this.clock.setInterval(() => void this.sweep(), this.config.expirySweepIntervalMs));
     if (this.membership.selfState().tokens.length > 0) {
       this.log.info(`restarted with ${this.membership.selfState().tokens.length} tokens, incarnation ${this.store.incarnation}`);
@@ -255,6 +266,7 @@ export class DkvNode {
     this.membership.stop();
     this.replayer?.stop();
     this.antiEntropy.stop();
+    this.purger.stop();
     for (const t of this.timers) t.cancel();
     await this.joinLoop?.catch(() => undefined);
     this.transport.close();

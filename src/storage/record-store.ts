@@ -3,7 +3,6 @@ import type { Clock } from '../time/clock.js';
 import type { FsyncMode } from '../node/config.js';
 import type { Dot } from '../versioning/dvv.js';
 import { digest, sameVersions, sync, type Version } from '../versioning/siblings.js';
-import { dotEquals } from '../versioning/dvv.js';
 import { hashKey } from '../ring/hash.js';
 import { isStorageError, type BatchOp, type StorageEngine } from './engine.js';
 import { GroupCommitter } from './group-commit.js';
@@ -248,6 +247,44 @@ export class RecordStore {
     return expired;
   }
 
+  /**
+   * tombstonesDeadBefore lists keys whose records became all tombstones before `beforeMs`
+   * (from the tombstone index), with the index entry to drop once handled.
+   */
+  async tombstonesDeadBefore(beforeMs: number, limit: number): Promise<Array<{ key: Buffer; indexKey: Buffer }>> {
+    const out: Array<{ key: Buffer; indexKey: Buffer }> = [];
+    for await (const k of this.engine.iterateKeys({ gte: tombstoneKey(0, EMPTY), lt: tombstoneKey(beforeMs, EMPTY), limit })) out.push({ key: Buffer.from(k.subarray(9)), indexKey: k });
+    return out;
+  }
+
+  /**
+   * purge deletes a key's record, digest and tombstone index entry in one batch, but only if
+   * the record still equals `expected` (nothing was written meanwhile). The caller has
+   * established that purging is safe (safe deletes: grace passed and all replicas hold it).
+   */
+  async purge(key: Buffer, expected: readonly Version[], indexKey: Buffer): Promise<boolean> {
+    const ck = cacheKeyOf(key);
+    return this.lock.with(ck, async () => {
+      const local = await this.readLocked(key, ck);
+      if (!sameVersions(local, expected)) return false;
+      this.cache.delete(ck);
+      await this.wrap(() =>
+        this.committer.write([
+          { type: 'del', key: dataKey(key) },
+          { type: 'del', key: digestKey(hashKey(key), key) },
+          { type: 'del', key: indexKey },
+        ]),
+      );
+      this.changed(key);
+      return true;
+    });
+  }
+
+  /** dropIndexEntry removes a stale tombstone index entry (the key was written again). */
+  async dropIndexEntry(indexKey: Buffer): Promise<void> {
+    await this.commit([{ type: 'del', key: indexKey }]);
+  }
+
   /** scan yields every stored record in user-key order within [gte, lt) (antientropy, streaming). */
   async *scan(range: { gte?: Buffer; lt?: Buffer } = {}): AsyncGenerator<{ key: Buffer; versions: Version[] }> {
     for await (const [k, v] of this.engine.iterate(dataRange(range))) yield { key: userKeyOf(k), versions: decodeRecord(v) };
@@ -307,6 +344,20 @@ export class RecordStore {
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * isPurgeable says whether a record is all tombstones dead for longer than the grace period:
+ * such a record is equivalent to absence for repair (read repair and anti-entropy never copy
+ * it to a replica that lacks the key, or purged replicas would get it back forever).
+ */
+export function isPurgeable(versions: readonly Version[], nowMs: number, graceMs: number): boolean {
+  return versions.length > 0 && versions.every((v) => v.tombstone) && deadSince(versions) < nowMs - graceMs;
+}
+
+/** deadSince is when an all-tombstone record died: its newest delete or expiry. */
+export function deadSince(versions: readonly Version[]): number {
+  return Math.max(0, ...versions.map((v) => Math.max(v.writtenAtMs, v.expiresAtMs)));
+}
+
 /** digestKey is the Merkle index entry of a key: keyspace byte, ring position (4 bytes BE), user key. */
 export function digestKey(pos: number, key: Buffer): Buffer {
   const suffix = Buffer.allocUnsafe(4 + key.length);
@@ -341,9 +392,8 @@ function recordOps(key: Buffer, local: readonly Version[], next: readonly Versio
     { type: 'put', key: dataKey(key), value: encodeRecord(next) },
     { type: 'put', key: digestKey(hashKey(key), key), value: digest(next) },
   ];
-  if (next.length > 0 && next.every((v) => v.tombstone) && !local.every((v) => v.tombstone && next.some((n) => dotEquals(n.dot, v.dot)))) {
-    const newest = Math.max(...next.map((v) => v.writtenAtMs));
-    ops.push({ type: 'put', key: tombstoneKey(newest, key), value: EMPTY });
+  if (next.length > 0 && next.every((v) => v.tombstone) && !sameVersions(local, next)) {
+    ops.push({ type: 'put', key: tombstoneKey(deadSince(next), key), value: EMPTY });
   }
   for (const v of next) {
     if (v.expiresAtMs === 0 || v.tombstone) continue;

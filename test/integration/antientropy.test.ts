@@ -97,4 +97,40 @@ describe('Merkle anti-entropy on real processes (hinted handoff off)', () => {
     const r = await cluster.client([n1]).get('t8:0', { level: 'all' });
     expect(r.values.map(String).sort()).toEqual(['new-after-wipe', 'old:t8:0']);
   });
+
+  it('safe deletes: a tombstone is purged only after its grace and once every replica holds it; the value never comes back', async () => {
+    const cluster = await Cluster.start(3, ['--max-hint-window', '1s', '--tombstone-grace', '2s', '--anti-entropy-interval', '1s']);
+    clusters.push(cluster);
+    const [n1, n2, n3] = cluster.nodes;
+    const c = cluster.client([n1, n2]);
+    await c.put('gone', 'secret', { consistency: { level: 'all' } });
+    await n3.kill('SIGKILL');
+    const read = await c.get('gone');
+    await c.delete('gone', { context: read.context, consistency: { w: 2 } });
+    const deletedAt = Date.now();
+    // n3 holds the value and is unreachable: for well past the grace period (2 s) and several
+    // purge passes, n1 and n2 must keep their tombstones.
+    while (Date.now() - deletedAt < 5_000) {
+      for (const n of [n1, n2]) {
+        const rec = await replicaRecord(n.address, 'gone');
+        expect(rec.length).toBeGreaterThan(0);
+        expect(rec.every((v) => v.tombstone)).toBe(true);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await n3.start();
+    const reader = cluster.client();
+    await eventually(
+      async () => {
+        expect((await reader.get('gone', { level: 'all' })).values).toEqual([]);
+        for (const n of cluster.nodes) if ((await replicaRecord(n.address, 'gone')).length > 0) throw new Error(`${n.id} still holds a record`);
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'the tombstone purged on every replica' },
+    );
+    // Anti-entropy keeps running: the deleted value must not reappear anywhere.
+    for (let i = 0; i < 10; i++) {
+      expect((await reader.get('gone', { level: 'all' })).values).toEqual([]);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
 });
