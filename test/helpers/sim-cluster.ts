@@ -5,6 +5,7 @@ import { MemoryDisk, MemoryEngine } from '../../src/storage/memory-engine.js';
 import { DkvNode } from '../../src/node/node.js';
 import { local, type NodeConfig } from '../../src/node/config.js';
 import { silentLogger } from '../../src/node/logger.js';
+import { SkewedClock } from '../sim/skewed-clock.js';
 
 /**
  * SimCluster runs real DkvNode code for several nodes in one process: memory engines on
@@ -17,6 +18,8 @@ export class SimCluster {
   readonly net: MemoryNetwork;
   readonly nodes = new Map<string, DkvNode>();
   readonly disks = new Map<string, MemoryDisk>();
+  /** clocks are each node's view of the shared clock; set skewMs to skew its wall time (T7). */
+  readonly clocks = new Map<string, SkewedClock>();
   private readonly order: string[] = [];
 
   constructor(
@@ -54,8 +57,13 @@ export class SimCluster {
       disk = new MemoryDisk({ label: id });
       this.disks.set(id, disk);
     }
+    let clock = this.clocks.get(id);
+    if (!clock) {
+      clock = new SkewedClock(this.clock);
+      this.clocks.set(id, clock);
+    }
     const node = await DkvNode.create(this.config(id), {
-      clock: this.clock,
+      clock,
       random: new SeededRandom(this.random.uint32()),
       engine: new MemoryEngine({ disk }),
       transport: this.net.transport(id),
