@@ -104,8 +104,12 @@ export class Coordinator {
         try {
           return await this.d.transport.forward(address, this.selfId, op, 1, this.remaining(deadline, this.d.config.requestTimeoutMs));
         } catch (err) {
-          // Only a primary that did not answer makes us try the next; a real answer is final.
-          if (!isDkvError(err, 'PEER_UNAVAILABLE') && !isDkvError(err, 'DEADLINE_EXCEEDED') && !isDkvError(err, 'NOT_SERVING')) throw err;
+          // Fail over only when the primary certainly did not take the write (unreachable or
+          // refusing to serve). After a timeout it may have coordinated it: trying another
+          // coordinator would store the same client write twice, as two siblings.
+          if (isDkvError(err, 'DEADLINE_EXCEEDED') || (isDkvError(err) && err.details.maybeApplied))
+            throw new DkvError('QUORUM_UNAVAILABLE', `${e.nodeId} did not answer the forwarded ${op.kind} (${(err as Error).message}); it may have been applied`, {}, { cause: err });
+          if (!isDkvError(err, 'PEER_UNAVAILABLE') && !isDkvError(err, 'NOT_SERVING')) throw err;
           this.d.log.debug(`forward to ${e.nodeId} failed (${(err as Error).message}); trying the next replica`);
         }
       }

@@ -20,6 +20,10 @@ export interface DetectorConfig {
   minMeanMs: number;
   /** firstIntervalMs: the assumed interval before any has been measured. */
   firstIntervalMs: number;
+  /** maxIntervalMs: a longer gap is an outage or a pause, not a sample of the arrival rate;
+   * it is not recorded (as Cassandra's detector ignores such intervals), so a node that was
+   * down once is not detected more slowly the next time. */
+  maxIntervalMs: number;
 }
 
 export class ArrivalWindow {
@@ -33,9 +37,11 @@ export class ArrivalWindow {
   heartbeat(now: number): void {
     if (this.last !== undefined) {
       const d = Math.max(0, now - this.last);
-      this.intervals.push(d);
-      this.sum += d;
-      if (this.intervals.length > this.cfg.windowSize) this.sum -= this.intervals.shift()!;
+      if (d <= this.cfg.maxIntervalMs) {
+        this.intervals.push(d);
+        this.sum += d;
+        if (this.intervals.length > this.cfg.windowSize) this.sum -= this.intervals.shift()!;
+      }
     }
     this.last = now;
   }

@@ -141,6 +141,23 @@ export class Membership {
   /** isUsable says whether requests should be sent to id (preference-list filter): not DOWN at the last check (gossip rounds and merges re-check). */
   isUsable = (id: string): boolean => this.verdicts.get(id) !== 'down';
 
+  /**
+   * restore loads member rows kept from an earlier run (a restarted node then knows the ring
+   * at once instead of serving alone on a ring of itself until gossip reaches it). Each row
+   * starts a detector window as if heard from now, so a peer that stays silent is suspected.
+   */
+  restore(rows: readonly MemberState[]): void {
+    const now = this.clock.monotonic();
+    for (const r of rows) {
+      if (r.nodeId === this.self.nodeId || this.table.has(r.nodeId)) continue;
+      this.table.set(r.nodeId, r);
+      const w = new ArrivalWindow(this.cfg.detector);
+      w.heartbeat(now);
+      this.windows.set(r.nodeId, w);
+    }
+    this.rebuildRing();
+  }
+
   /** handleGossip merges a peer's table and answers with ours (the receiving side of push-pull). */
   handleGossip(msg: GossipMessage): GossipMessage {
     if (msg.clusterName !== this.cfg.clusterName) {
@@ -223,7 +240,11 @@ export class Membership {
     // cluster that was partitioned into islands which each forgot the other.
     if (seeds.length > 0 && (peers.length === 0 || this.random.int(10) === 0)) return seeds[this.random.int(seeds.length)];
     if (peers.length === 0) return undefined;
-    return peers[this.random.int(peers.length)].address;
+    // Mostly talk to peers not suspected: rounds spent on a dead peer delay the DOWN votes
+    // the live ones must exchange. Suspected peers still get a round now and then.
+    const healthy = peers.filter((m) => !this.suspects(m.nodeId));
+    const pool = healthy.length > 0 && this.random.int(4) !== 0 ? healthy : peers;
+    return pool[this.random.int(pool.length)].address;
   }
 
   private rebuildRing(): void {

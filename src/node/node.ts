@@ -65,6 +65,7 @@ export class DkvNode {
     readonly purger: TombstonePurger,
   ) {
     this.startedAt = clock.monotonic();
+    membership.onRingChange(() => void this.persistPeers());
     this.replayer = hints
       ? new HintReplayer(hints, membership, transport, clock, log, {
           intervalMs: config.hintReplayIntervalMs,
@@ -125,13 +126,16 @@ export class DkvNode {
         seeds: config.seeds.filter((s) => s !== config.advertise),
         gossipIntervalMs: config.gossipIntervalMs,
         gossipTimeoutMs: Math.max(500, config.gossipIntervalMs * 5),
-        detector: { phiThreshold: config.phiThreshold, windowSize: 100, minMeanMs: config.gossipIntervalMs / 2, firstIntervalMs: config.gossipIntervalMs * 2 },
+        detector: { phiThreshold: config.phiThreshold, windowSize: 100, minMeanMs: config.gossipIntervalMs / 2, firstIntervalMs: config.gossipIntervalMs * 2, maxIntervalMs: config.gossipIntervalMs * 10 },
       },
       clock,
       random,
       deps.transport,
       log,
     );
+    // The peers known before a restart: the ring is known at once, never a ring of one.
+    const savedPeers = await store.getMeta('peers');
+    if (savedPeers) membership.restore((JSON.parse(savedPeers.toString('utf8')) as MemberState[]).map((m) => ({ ...m, suspects: [] })));
     const hints = config.hintedHandoff ? await HintStore.open(store, clock, { windowMs: config.maxHintWindowMs, maxBytesPerTarget: config.maxHintBytes }) : undefined;
     const node: { current?: DkvNode } = {};
     const coordinator = new Coordinator({
@@ -223,6 +227,22 @@ export class DkvNode {
     this.log.info(`joined with ${tokens.length} tokens; ring has ${this.membership.ring().ownerCount} node(s), checksum ${this.membership.ring().checksum().slice(0, 12)}`);
   }
 
+  private peersSaving = false;
+
+  /** persistPeers keeps the member table (as of the latest ring change) for the next restart. */
+  private async persistPeers(): Promise<void> {
+    if (this.peersSaving || this.stopping) return;
+    this.peersSaving = true;
+    try {
+      const rows = this.membership.members().filter((m) => m.nodeId !== this.id);
+      await this.store.putMeta('peers', Buffer.from(JSON.stringify(rows), 'utf8'));
+    } catch (e) {
+      if (!this.stopping) this.log.warn(`could not save the member table: ${(e as Error).message}`);
+    } finally {
+      this.peersSaving = false;
+    }
+  }
+
   private async persistSelf(): Promise<void> {
     const s = this.membership.selfState();
     const p: PersistedSelf = { tokens: [...s.tokens], status: s.status, weight: s.weight, zone: s.zone, version: s.version };
@@ -254,6 +274,21 @@ export class DkvNode {
     } finally {
       this.leave();
     }
+  }
+
+  /**
+   * halt stops every background activity at once and closes the transport, without waiting
+   * for anything: the simulation's model of a process crash (the storage engine is crashed
+   * separately). Requests already running finish or fail on their own.
+   */
+  halt(): void {
+    this.stopping = true;
+    this.membership.stop();
+    this.replayer?.stop();
+    this.antiEntropy.stop();
+    this.purger.stop();
+    for (const t of this.timers) t.cancel();
+    this.transport.close();
   }
 
   /** stop refuses new requests, waits up to shutdownGraceMs for in-flight ones, and closes storage. */

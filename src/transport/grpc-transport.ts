@@ -1,4 +1,4 @@
-import { credentials, Metadata, type CallOptions, type Client, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status as Status, type CallOptions, type Client, type ServiceError } from '@grpc/grpc-js';
 import { DkvError } from '../errors.js';
 import { InternodeClient, type ForwardResponse, type GossipResponse, type MerkleHashesResponse, type MerkleLeafKeysResponse, type ReplicaReadResponse } from '../generated/dkv/internode/v1/internode.js';
 import { fromServiceError } from '../api/status.js';
@@ -88,7 +88,10 @@ function call<T>(start: (cb: Callback<T>, opts: Partial<CallOptions>) => unknown
       (err, res) => {
         if (!err) return resolve(res);
         const d = fromServiceError(err);
-        reject(new DkvError(d.code, `${address}: ${d.message}`, d.details, { cause: err }));
+        // "No connection established" means the call never left this node; any other
+        // UNAVAILABLE (a connection dropped mid-call) may have been processed by the peer.
+        const maybeApplied: Record<string, number> = err.code === Status.UNAVAILABLE && !/No connection established/.test(err.details ?? '') ? { maybeApplied: 1 } : {};
+        reject(new DkvError(d.code, `${address}: ${d.message}`, { ...d.details, ...maybeApplied }, { cause: err }));
       },
       { deadline: new Date(Date.now() + Math.max(1, timeoutMs)) },
     );

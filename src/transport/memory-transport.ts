@@ -66,11 +66,13 @@ export class MemoryNetwork {
   }
 
   /** deliver runs fn on the target's handler after the link's faults; a lost message times out. */
-  async deliver<T>(from: string, to: string, timeoutMs: number, fn: (h: InternodeHandler) => Promise<T>): Promise<T> {
+  async deliver<T>(from: string, to: string, timeoutMs: number, fn: (h: InternodeHandler) => Promise<T>, idempotent = false): Promise<T> {
     this.messages++;
     const f = this.faults.get(`${from}>${to}`);
     const lost = this.blocked.has(`${from}>${to}`) || (f?.drop !== undefined && this.random.next() < f.drop);
-    const dup = f?.duplicate !== undefined && this.random.next() < f.duplicate;
+    // Only idempotent messages are duplicated: gRPC calls are at-most-once, a copy can only
+    // come from a retry, and dkv retries only replica writes and gossip.
+    const dup = idempotent && f?.duplicate !== undefined && this.random.next() < f.duplicate;
     const delay = (f?.delayMs ?? 0) + (f?.jitterMs ? this.random.next() * f.jitterMs : 0);
     return new Promise<T>((resolve, reject) => {
       let settled = false;
@@ -90,16 +92,18 @@ export class MemoryNetwork {
         }
         // A duplicated message runs the handler a second time; its reply is dropped.
         if (dup) void fn(h).catch(() => undefined);
+        // A reply from a node that crashed meanwhile (its handler is gone) is never sent.
+        const alive = () => this.handlers.get(to) === h;
         fn(h).then(
           (v) => {
             // The reply crosses the link back; a link blocked the other way loses it.
-            if (settled || this.blocked.has(`${to}>${from}`)) return;
+            if (settled || !alive() || this.blocked.has(`${to}>${from}`)) return;
             settled = true;
             timer.cancel();
             resolve(v);
           },
           (e) => {
-            if (settled || this.blocked.has(`${to}>${from}`)) return;
+            if (settled || !alive() || this.blocked.has(`${to}>${from}`)) return;
             settled = true;
             timer.cancel();
             reject(e);
@@ -116,38 +120,48 @@ const copyVersions = (vs: readonly Version[]): Version[] => decodeRecord(encodeR
 const copyEntries = (es: ReplicaEntry[]): ReplicaEntry[] => es.map((e) => ({ key: Buffer.from(e.key), versions: copyVersions(e.versions), hintedFor: e.hintedFor }));
 
 class MemoryTransport implements PeerTransport {
+  private closed = false;
+
   constructor(
     private readonly net: MemoryNetwork,
     private readonly self: string,
   ) {}
 
+  /** send refuses to send from a closed transport (a crashed or stopped node sends nothing). */
+  private send<T>(address: string, timeoutMs: number, fn: (h: InternodeHandler) => Promise<T>, idempotent = false): Promise<T> {
+    if (this.closed) return Promise.reject(new DkvError('NOT_SERVING', `${this.self} is stopped`));
+    return this.net.deliver(this.self, address, timeoutMs, fn, idempotent);
+  }
+
   async replicaWrite(address: string, from: string, purpose: Purpose, entries: ReplicaEntry[], timeoutMs: number): Promise<void> {
-    await this.net.deliver(this.self, address, timeoutMs, (h) => h.replicaWrite(from, purpose, copyEntries(entries)));
+    await this.send(address, timeoutMs, (h) => h.replicaWrite(from, purpose, copyEntries(entries)), true);
   }
 
   async replicaRead(address: string, from: string, keys: Buffer[], timeoutMs: number, hintedFor?: string): Promise<Version[][]> {
-    const res = await this.net.deliver(this.self, address, timeoutMs, (h) => h.replicaRead(from, keys.map((k) => Buffer.from(k)), hintedFor));
+    const res = await this.send(address, timeoutMs, (h) => h.replicaRead(from, keys.map((k) => Buffer.from(k)), hintedFor));
     return res.map(copyVersions);
   }
 
   forward(address: string, from: string, op: ForwardOp, hops: number, timeoutMs: number): Promise<ForwardResult> {
-    return this.net.deliver(this.self, address, timeoutMs, (h) => h.forward(from, op, hops, timeoutMs));
+    return this.send(address, timeoutMs, (h) => h.forward(from, op, hops, timeoutMs));
   }
 
   gossip(address: string, msg: GossipMessage, timeoutMs: number): Promise<GossipMessage> {
     const copy = (m: GossipMessage): GossipMessage => structuredClone(m);
-    return this.net.deliver(this.self, address, timeoutMs, async (h) => copy(await h.gossip(copy(msg))));
+    return this.send(address, timeoutMs, async (h) => copy(await h.gossip(copy(msg))));
   }
 
   merkleHashes(address: string, ref: MerkleRef, nodes: number[], timeoutMs: number): Promise<Buffer[]> {
-    return this.net.deliver(this.self, address, timeoutMs, async (h) => (await h.merkleHashes({ ...ref }, [...nodes])).map((b) => Buffer.from(b)));
+    return this.send(address, timeoutMs, async (h) => (await h.merkleHashes({ ...ref }, [...nodes])).map((b) => Buffer.from(b)));
   }
 
   merkleLeafKeys(address: string, ref: MerkleRef, leaves: number[], timeoutMs: number): Promise<KeyDigestEntry[]> {
-    return this.net.deliver(this.self, address, timeoutMs, async (h) =>
+    return this.send(address, timeoutMs, async (h) =>
       (await h.merkleLeafKeys({ ...ref }, [...leaves])).map((e) => ({ key: Buffer.from(e.key), digest: Buffer.from(e.digest) })),
     );
   }
 
-  close(): void {}
+  close(): void {
+    this.closed = true;
+  }
 }

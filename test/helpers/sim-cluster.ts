@@ -18,6 +18,7 @@ export class SimCluster {
   readonly net: MemoryNetwork;
   readonly nodes = new Map<string, DkvNode>();
   readonly disks = new Map<string, MemoryDisk>();
+  readonly engines = new Map<string, MemoryEngine>();
   /** clocks are each node's view of the shared clock; set skewMs to skew its wall time (T7). */
   readonly clocks = new Map<string, SkewedClock>();
   private readonly order: string[] = [];
@@ -49,8 +50,15 @@ export class SimCluster {
     });
   }
 
-  /** add creates (or recreates after a crash) a node and waits until it owns tokens. */
+  /** add creates a node and waits until it owns tokens and the ring converged. */
   async add(id: string): Promise<DkvNode> {
+    const node = await this.addNoWait(id);
+    await this.until(() => node.membership.selfState().tokens.length > 0, 30_000);
+    await this.until(() => this.converged(), 30_000);
+    return node;
+  }
+
+  private async addNoWait(id: string): Promise<DkvNode> {
     if (!this.order.includes(id)) this.order.push(id);
     let disk = this.disks.get(id);
     if (!disk) {
@@ -62,18 +70,18 @@ export class SimCluster {
       clock = new SkewedClock(this.clock);
       this.clocks.set(id, clock);
     }
+    const engine = new MemoryEngine({ disk });
+    this.engines.set(id, engine);
     const node = await DkvNode.create(this.config(id), {
       clock,
       random: new SeededRandom(this.random.uint32()),
-      engine: new MemoryEngine({ disk }),
+      engine,
       transport: this.net.transport(id),
       log: silentLogger,
     });
     this.nodes.set(id, node);
     this.net.register(id, node.handler);
     await node.start(false);
-    await this.until(() => node.membership.selfState().tokens.length > 0, 30_000);
-    await this.until(() => this.converged(), 30_000);
     return node;
   }
 
@@ -90,13 +98,23 @@ export class SimCluster {
     return n;
   }
 
-  /** crash stops a node abruptly (no graceful stop); wipe also loses its directory. */
+  /**
+   * crash kills a node like kill -9: it stops sending and answering at once and its storage
+   * keeps exactly what was written (wipe: loses its directory too).
+   */
   async crash(id: string, wipe = false): Promise<void> {
     const node = this.node(id);
     this.net.unregister(id);
     this.nodes.delete(id);
-    await node.stop();
-    if (wipe) this.disks.get(id)!.wipe();
+    node.halt();
+    this.engines.get(id)!.crash(wipe ? 'disk' : 'process');
+  }
+
+  /** restart brings a crashed node back on its directory (and waits until it serves). */
+  async restart(id: string): Promise<DkvNode> {
+    const node = await this.addNoWait(id);
+    await this.until(() => node.membership.selfState().tokens.length > 0, 30_000);
+    return node;
   }
 
   /** run advances simulated time in gossip-sized steps. */

@@ -140,15 +140,14 @@ describe('T4: kill -9 a random node under load (5 real processes, N = 3)', () =>
 
     let kills = 0;
     try {
-      const writers = Array.from({ length: WRITERS }, (_, i) => writer(i));
-      const faulting = faults().then(
-        (k) => (kills = k),
-        (e) => {
+      // Any loop failing stops the others; all are awaited before anything is closed.
+      const stopOnError = (p: Promise<unknown>) =>
+        p.catch((e) => {
           stop();
           throw e;
-        },
-      );
-      await Promise.all([...writers, faulting]);
+        });
+      const results = await Promise.allSettled([...Array.from({ length: WRITERS }, (_, i) => stopOnError(writer(i))), stopOnError(faults().then((k) => (kills = k)))]);
+      for (const r of results) if (r.status === 'rejected') throw r.reason;
     } finally {
       stop();
       for (const c of clients.values()) c.close();
