@@ -1,0 +1,118 @@
+/**
+ * checkWatchCompleteness: a watcher on a key or prefix sees every acknowledged write there.
+ *
+ * Pass the history (or just its writes): only acknowledged writes on watched keys, invoked at
+ * or after `since`, must be delivered; the other writes are used to follow seen-sets. Each such
+ * write must appear in the events at least once, or be superseded by an event of the same key
+ * for a write that had seen it (transitively: a coalescing watcher may skip it). A write id
+ * delivered twice is a 'duplicate-event'. An event whose key differs from its write's key, or
+ * (when `prefix`/`keys` is given) lies outside the watch, is reported. A delete event without
+ * a write id counts as delivering the acknowledged deletes of its key (never as a duplicate).
+ * Events naming no known write (e.g. an indeterminate write left out) are only counted.
+ */
+import { CausalIndex } from './causal.js';
+import { type CheckResult, type History, type Violation, type WriteId, describeOp, isWrite } from './history.js';
+
+export interface WatchEvent {
+  key: string;
+  /** writeId: the write that caused the event (map a value with HistoryRecorder.writeIdOf). */
+  writeId?: WriteId;
+  kind?: 'put' | 'delete';
+  /** time: when it was delivered, for messages only. */
+  time?: number;
+}
+
+export interface WatchOptions {
+  /** prefix: the watched prefix; keys: the watched keys. Neither: every key written is watched. */
+  prefix?: string;
+  keys?: readonly string[];
+  /** since: writes invoked before this time (the watch start) need not be delivered. */
+  since?: number;
+}
+
+export interface WatchStats {
+  expected: number;
+  delivered: number;
+  superseded: number;
+  missed: number;
+  events: number;
+  duplicates: number;
+  unknownEvents: number;
+}
+
+export function checkWatchCompleteness(
+  acknowledgedWrites: History,
+  watchEvents: readonly WatchEvent[],
+  opts: WatchOptions = {},
+): CheckResult<WatchStats> {
+  const idx = new CausalIndex(acknowledgedWrites);
+  const scoped = opts.prefix !== undefined || opts.keys !== undefined;
+  const keySet = new Set(opts.keys ?? []);
+  const watched = (key: string): boolean =>
+    !scoped || keySet.has(key) || (opts.prefix !== undefined && key.startsWith(opts.prefix));
+  const violations: Violation[] = [];
+  const stats: WatchStats = { expected: 0, delivered: 0, superseded: 0, missed: 0, events: watchEvents.length, duplicates: 0, unknownEvents: 0 };
+
+  const count = new Map<WriteId, number>();
+  const byKey = new Map<string, WriteId[]>();
+  const anonymousDeletes = new Set<string>();
+  watchEvents.forEach((ev, i) => {
+    const at = `event #${i}${ev.time !== undefined ? ` (t=${ev.time})` : ''}`;
+    if (scoped && !watched(ev.key))
+      violations.push({ checker: 'watchCompleteness', kind: 'outside-watch', key: ev.key, message: `${at} for key ${JSON.stringify(ev.key)} lies outside the watch` });
+    if (ev.writeId === undefined) {
+      if (ev.kind === 'delete') anonymousDeletes.add(ev.key);
+      return;
+    }
+    const w = idx.write(ev.writeId);
+    if (!w) stats.unknownEvents++;
+    else if (w.key !== ev.key)
+      violations.push({
+        checker: 'watchCompleteness',
+        kind: 'wrong-key',
+        key: ev.key,
+        writeIds: [ev.writeId],
+        message: `${at} delivered ${ev.writeId} under key ${JSON.stringify(ev.key)}, but it was written under ${JSON.stringify(w.key)}`,
+      });
+    const n = (count.get(ev.writeId) ?? 0) + 1;
+    count.set(ev.writeId, n);
+    if (n === 2) {
+      stats.duplicates++;
+      violations.push({
+        checker: 'watchCompleteness',
+        kind: 'duplicate-event',
+        key: ev.key,
+        writeIds: [ev.writeId],
+        message: `key ${JSON.stringify(ev.key)}: ${ev.writeId} delivered more than once (again at ${at})`,
+      });
+    }
+    const list = byKey.get(ev.key);
+    if (list) list.push(ev.writeId);
+    else byKey.set(ev.key, [ev.writeId]);
+  });
+
+  for (const w of acknowledgedWrites) {
+    if (!isWrite(w) || w.outcome !== 'ok' || !watched(w.key)) continue;
+    if (opts.since !== undefined && w.invokeTime < opts.since) continue;
+    stats.expected++;
+    const id = w.writeId!;
+    if (count.has(id) || (w.kind === 'delete' && anonymousDeletes.has(w.key))) {
+      stats.delivered++;
+      continue;
+    }
+    if (idx.sawBy(id, byKey.get(w.key) ?? []) !== undefined) {
+      stats.superseded++;
+      continue;
+    }
+    stats.missed++;
+    violations.push({
+      checker: 'watchCompleteness',
+      kind: 'missed-event',
+      key: w.key,
+      writeIds: [id],
+      time: w.invokeTime,
+      message: `key ${JSON.stringify(w.key)}: acknowledged ${describeOp(w)} never reached the watcher, and no delivered write had seen it`,
+    });
+  }
+  return { ok: violations.length === 0, violations, stats };
+}

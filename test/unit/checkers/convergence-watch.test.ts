@@ -1,0 +1,106 @@
+import { describe, it, expect } from 'vitest';
+import { checkConvergence } from '../../checkers/convergence.js';
+import { checkWatchCompleteness } from '../../checkers/watch-completeness.js';
+import { checkNoLostWrites } from '../../checkers/no-lost-writes.js';
+import { staleReadFraction } from '../../checkers/strict-reads.js';
+import { summarize } from '../../checkers/summarize.js';
+import { Builder } from './build.js';
+
+describe('checkConvergence', () => {
+  it('reports each divergent key with every replica group', () => {
+    const r = checkConvergence(
+      {
+        n1: { a: ['d1', 'd2'], b: ['d3'] },
+        n2: { a: ['d2', 'd1'], b: ['d3'], c: ['d9'] },
+        n3: { a: ['d1'], c: ['d8'] },
+      },
+      { timeToConverge: 1234 },
+    );
+    expect(r.ok).toBe(false);
+    expect(r.violations.map((v) => v.key)).toEqual(['a', 'c']);
+    expect(r.violations[0].message).toBe('key "a" diverges across 3 replicas: n1,n2=[d1, d2]  n3=[d1]');
+    expect(r.stats).toEqual({ replicas: 3, keys: 3, divergentKeys: 2, timeToConverge: 1234 });
+  });
+
+  it('passes when replicas agree (order aside), and compares only holders by default', () => {
+    const dumps = new Map([
+      ['n1', new Map([['a', ['x', 'y']]])],
+      ['n2', new Map([['a', ['y', 'x']], ['b', ['z']]])],
+    ]);
+    const r = checkConvergence(dumps);
+    expect(r.ok).toBe(true);
+    expect(r.stats.timeToConverge).toBeNull();
+    const strictOwners = checkConvergence(dumps, { replicasOf: () => ['n1', 'n2'] });
+    expect(strictOwners.violations.map((v) => v.message)).toEqual(['key "b" diverges across 2 replicas: n1 (missing)=[]  n2=[z]']);
+  });
+});
+
+describe('checkWatchCompleteness', () => {
+  it('fails on a missed event and on a duplicate', () => {
+    const b = new Builder();
+    const w1 = b.put('c1', 'p/a');
+    const w2 = b.put('c1', 'p/b');
+    const r = checkWatchCompleteness(b.history(), [
+      { key: 'p/b', writeId: w2, time: 7 },
+      { key: 'p/b', writeId: w2, time: 9 },
+    ]);
+    expect(r.ok).toBe(false);
+    expect(r.violations.map((v) => [v.kind, v.writeIds])).toEqual([
+      ['duplicate-event', [w2]],
+      ['missed-event', [w1]],
+    ]);
+    expect(r.violations[0].message).toBe('key "p/b": w2 delivered more than once (again at event #1 (t=9))');
+    expect(r.stats).toMatchObject({ expected: 2, delivered: 1, missed: 1, duplicates: 1 });
+  });
+
+  it('accepts a write skipped in favour of a later event that saw it, transitively', () => {
+    const b = new Builder();
+    const w1 = b.put('c1', 'k');
+    const w2 = b.put('c1', 'k', { ctx: [w1], outcome: 'timeout' }); // indeterminate: need not appear
+    const d = b.del('c1', 'k', { ctx: [w2] });
+    const r = checkWatchCompleteness(b.history(), [{ key: 'k', writeId: d, kind: 'delete' }]);
+    expect(r.ok).toBe(true);
+    expect(r.stats).toMatchObject({ expected: 2, delivered: 1, superseded: 1 });
+  });
+
+  it('scopes to the watched prefix and start time, and flags events outside it or on the wrong key', () => {
+    const b = new Builder();
+    b.put('c1', 'p/early');
+    const w = b.put('c1', 'p/x');
+    b.put('c1', 'q/other'); // not watched: no event needed
+    const d = b.del('c1', 'p/x', { ctx: [w] });
+    const events = [
+      { key: 'p/x', writeId: w },
+      { key: 'p/x', kind: 'delete' as const }, // no write id: delivers the acknowledged deletes of p/x
+      { key: 'p/x', writeId: 'w404' }, // e.g. an indeterminate write not passed in: only counted
+    ];
+    const ok = checkWatchCompleteness(b.history(), events, { prefix: 'p/', since: 3 });
+    expect(ok.violations).toEqual([]);
+    expect(ok.stats).toMatchObject({ expected: 2, delivered: 2, unknownEvents: 1 });
+    const anonymousOnly = checkWatchCompleteness(b.history(), events.slice(1), { prefix: 'p/', since: 3 });
+    expect(anonymousOnly.violations.map((v) => v.writeIds)).toEqual([[w]]); // what it saw is unknown: supersedes nothing
+    const bad = checkWatchCompleteness(b.history(), [{ key: 'q/other', writeId: w }, { key: 'p/x', writeId: d }], { prefix: 'p/' });
+    expect(bad.violations.map((v) => v.kind)).toEqual(['outside-watch', 'wrong-key', 'missed-event']);
+  });
+});
+
+describe('summarize', () => {
+  it('prints one line per check, the first violations, and a JSON-able object', () => {
+    const b = new Builder();
+    const lost = Array.from({ length: 7 }, () => b.put('c1', 'k'));
+    const s = summarize(
+      { noLostWrites: checkNoLostWrites(b.history(), { k: [] }), staleReads: staleReadFraction(b.history()) },
+      { maxViolations: 2 },
+    );
+    expect(s.ok).toBe(false);
+    const lines = s.text.split('\n');
+    expect(lines[0]).toBe('dkv history check: FAIL (1 of 2 checks failed: noLostWrites)');
+    expect(lines[1]).toMatch(/^ {2}FAIL noLostWrites {2}7 violations; keys=1 .*lost=7/);
+    expect(lines[2]).toMatch(/^ {7}- key "k": acknowledged put w1 /);
+    expect(lines[4]).toBe('       ... and 5 more');
+    expect(lines[5]).toMatch(/^ {2}PASS staleReads {4}gets=0 stale=0 fraction=0$/);
+    expect(JSON.parse(JSON.stringify(s.json))).toEqual(s.json);
+    expect(s.json.checks.noLostWrites).toMatchObject({ ok: false, violations: lost.length });
+    expect(s.json.checks.noLostWrites.firstViolations).toHaveLength(2);
+  });
+});

@@ -1,0 +1,113 @@
+import { describe, it, expect } from 'vitest';
+import { checkStrictReads, staleReadFraction } from '../../checkers/strict-reads.js';
+import { checkSiblingBound } from '../../checkers/sibling-bound.js';
+import { Builder } from './build.js';
+
+const Q = { r: 2, w: 2, n: 3 };
+const strict = { strict: true, consistency: Q };
+
+describe('checkStrictReads', () => {
+  it('fails a strict get that misses a strict write acknowledged before it began', () => {
+    const b = new Builder();
+    const w0 = b.put('c1', 'k', strict);
+    const w1 = b.put('c2', 'k', strict); // concurrent with w0: did not see it
+    const g = b.get('c3', 'k', [w0], strict);
+    const r = checkStrictReads(b.history());
+    expect(r.ok).toBe(false);
+    expect(r.violations).toMatchObject([{ kind: 'stale-strict-read', key: 'k', writeIds: [w1, w0], time: g.invokeTime }]);
+    expect(r.violations[0].message).toMatch(
+      /key "k": strict get #2 by c3 \(invoked t=5, completed t=6, ok\) at r=2 missed strict put w2 by c2 \(invoked t=3, completed t=4, ok\) at w=2.*returned \[w1\], none of which is or had seen w2/,
+    );
+    expect(r.stats).toEqual({ strictGets: 1, staleStrictGets: 1, missedWrites: 1 });
+  });
+
+  it('fails a strict get that returns a value an acknowledged strict delete had seen', () => {
+    const b = new Builder();
+    const w1 = b.put('c1', 'k', strict);
+    const d = b.del('c1', 'k', { ...strict, ctx: [w1] });
+    b.get('c2', 'k', [w1], strict);
+    expect(checkStrictReads(b.history()).violations).toMatchObject([{ writeIds: [d, w1] }]);
+  });
+
+  it('accepts a write superseded transitively by a returned value, or by a delete', () => {
+    const b = new Builder();
+    const w1 = b.put('c1', 'k', strict);
+    const w2 = b.put('c1', 'k', { ...strict, ctx: [w1], outcome: 'timeout' });
+    const w3 = b.put('c2', 'k', { ...strict, ctx: [w2] });
+    b.get('c3', 'k', [w3], strict);
+    const x = b.put('c1', 'j', strict);
+    b.del('c2', 'j', { ctx: [x], outcome: 'fail' }); // may have happened: nothing left to return
+    b.get('c3', 'j', [], strict);
+    expect(checkStrictReads(b.history()).violations).toEqual([]);
+  });
+
+  it('checks only strict pairs with R + W > N that were acknowledged before the get began', () => {
+    const b = new Builder();
+    b.put('c1', 'a', { consistency: Q }); // not strict
+    b.put('c1', 'b', { strict: true, consistency: { r: 2, w: 1, n: 3 } }); // 2 + 1 = N
+    b.put('c1', 'c', { ...strict, outcome: 'fail' }); // indeterminate
+    const overlap = b.start('c1', 'put', 'd', strict);
+    b.get('c2', 'a', [], strict);
+    b.get('c2', 'b', [], strict);
+    b.get('c2', 'c', [], strict);
+    const g = b.start('c2', 'get', 'd', strict);
+    b.rec.complete(overlap, 'ok'); // acknowledged after the get began
+    b.rec.complete(g, 'ok', []);
+    b.put('c1', 'e', strict);
+    b.get('c2', 'e', [], { consistency: Q }); // the get is not strict
+    const r = checkStrictReads(b.history());
+    expect(r.violations).toEqual([]);
+    expect(r.stats.strictGets).toBe(4);
+  });
+
+  it('applies the default consistency (R = W = 2, N = 3) to operations recorded without one', () => {
+    const b = new Builder();
+    b.put('c1', 'k', { strict: true });
+    b.get('c2', 'k', [], { strict: true });
+    expect(checkStrictReads(b.history()).ok).toBe(false);
+    expect(checkStrictReads(b.history(), { defaultConsistency: { r: 1, w: 1, n: 3 } }).ok).toBe(true);
+  });
+});
+
+describe('staleReadFraction', () => {
+  it('is the fraction of successful gets that missed an acknowledged write, strict or not', () => {
+    const b = new Builder();
+    const w1 = b.put('c1', 'k');
+    b.get('c2', 'k', []); // stale
+    b.get('c2', 'k', [w1]);
+    const w2 = b.put('c1', 'k', { ctx: [w1] });
+    b.get('c2', 'k', [w2]);
+    b.get('c2', 'k', [], { outcome: 'timeout' }); // not counted
+    const s = staleReadFraction(b.history());
+    expect(s.ok).toBe(true);
+    expect(s.stats).toEqual({ gets: 3, stale: 1, fraction: 1 / 3 });
+    expect(s.fraction).toBe(1 / 3);
+    expect(staleReadFraction([]).fraction).toBe(0);
+  });
+});
+
+describe('checkSiblingBound', () => {
+  it('fails when a get or the final state holds more siblings than the bound', () => {
+    const b = new Builder();
+    const ids = [b.put('c1', 'k'), b.put('c2', 'k'), b.put('c3', 'k')];
+    b.get('c1', 'k', ids);
+    const r = checkSiblingBound(b.history(), 2, { k: ids });
+    expect(r.ok).toBe(false);
+    expect(r.violations.map((v) => v.kind)).toEqual(['too-many-siblings', 'too-many-siblings']);
+    expect(r.violations[0].message).toMatch(/key "k": get #3 by c1 .* returned 3 siblings \(bound 2\): \[w1, w2, w3\]/);
+    expect(r.stats).toMatchObject({ bound: 2, maxSiblings: 3, overBound: 2 });
+  });
+
+  it('passes at the bound (T9: two clients resolving in turn)', () => {
+    const b = new Builder();
+    let a = b.put('c1', 'k');
+    let c = b.put('c2', 'k');
+    for (let i = 0; i < 100; i++) {
+      const g1 = b.get('c1', 'k', [a, c]);
+      const g2 = b.get('c2', 'k', [a, c]);
+      a = b.put('c1', 'k', { ctx: g1 });
+      c = b.put('c2', 'k', { ctx: g2 });
+    }
+    expect(checkSiblingBound(b.history(), 2, { k: [a, c] }).ok).toBe(true);
+  });
+});
