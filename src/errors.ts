@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'NOT_FOUND'
   /** A peer did not answer (connection refused, reset). */
   | 'PEER_UNAVAILABLE'
+  /** A watcher fell too far behind reading its stream (it resumes with its token). */
+  | 'WATCH_TOO_SLOW'
   /** A bug: an invariant did not hold. */
   | 'INTERNAL';
 

@@ -11,6 +11,7 @@ import type { DkvNode } from '../node/node.js';
 import { internodeService } from '../transport/internode-service.js';
 import { adminService } from './admin-service.js';
 import { kvService } from './kv-service.js';
+import { watchHandler } from './watch-service.js';
 
 /** SERVICES are the names reflection lists and health reports. */
 export const SERVICES = ['dkv.v1.KV', 'dkv.v1.Admin', 'dkv.internode.v1.Internode', 'grpc.health.v1.Health'];
@@ -34,7 +35,7 @@ export async function bindServer(listen: string): Promise<{ server: Server; port
 /** serveNode adds KV, Admin, Internode, Health and reflection (v1 and v1alpha) for node. */
 export function serveNode(server: Server, node: DkvNode): HealthImplementation {
   const limits = { maxKeyBytes: node.config.maxKeyBytes, maxValueBytes: node.config.maxValueBytes };
-  server.addService(KVService as unknown as ServiceDefinition, kvService(node.coordinator, limits, node));
+  server.addService(KVService as unknown as ServiceDefinition, kvService(node.coordinator, limits, node, watchHandler(node, limits)));
   server.addService(AdminService as unknown as ServiceDefinition, adminService(node));
   server.addService(InternodeService as unknown as ServiceDefinition, internodeService(node.handler, node.id));
   const health = new HealthImplementation(Object.fromEntries([['', 'SERVING'], ...SERVICES.map((s) => [s, 'SERVING'])]));

@@ -189,3 +189,26 @@ export async function repair(argv: string[], io: Out): Promise<number> {
     c.close();
   }
 }
+
+/** watch prints events as they come: dkv watch KEY | --prefix P [--from TOKEN]. */
+export async function watch(argv: string[], io: Out): Promise<number> {
+  const { values: v, positionals: p } = parse(argv, { ...COMMON, prefix: { type: 'string' }, from: { type: 'string' }, count: { type: 'string' } });
+  if ((p.length === 1) === (v.prefix !== undefined)) throw new CliError('usage: dkv watch KEY | --prefix PREFIX [--from TOKEN] [--count N] [--json]');
+  const c = client(v);
+  const max = int(v.count as string | undefined, '--count');
+  let n = 0;
+  try {
+    const target = p.length === 1 ? { key: p[0] } : { prefix: v.prefix as string };
+    for await (const e of c.watch(target, { from: v.from ? Buffer.from(v.from as string, 'base64') : undefined })) {
+      const token = e.token.toString('base64');
+      if (v.json) io.out(JSON.stringify({ kind: e.kind, key: e.key.toString('utf8'), values: e.values.map((x) => x.toString('utf8')), context: e.context.toString('base64'), token }));
+      else if (e.kind === 'created') io.err(`watching ${p[0] ?? `prefix ${JSON.stringify(v.prefix)}`} (resume token ${token})`);
+      else if (e.kind === 'resync') io.out(`RESYNC_REQUIRED: changes were missed; re-read the keys you care about`);
+      else io.out(`${e.kind.toUpperCase()} ${e.key.toString('utf8')}${e.values.length ? ' ' + e.values.map((x) => x.toString('utf8')).join(' | ') : ''}`);
+      if (e.kind !== 'created' && max !== undefined && ++n >= max) break;
+    }
+    return 0;
+  } finally {
+    c.close();
+  }
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { status as Status } from '@grpc/grpc-js';
 import { CliError } from './args.js';
-import { del, DkvRequestError, get, put, repair, ring, status, type Out } from './commands.js';
+import { del, DkvRequestError, get, put, repair, ring, status, watch, type Out } from './commands.js';
 import { serve, SERVE_USAGE } from './serve.js';
 
 const USAGE = `dkv — a Dynamo-style distributed key-value store
@@ -12,6 +12,7 @@ data:
   get KEY                  read a key (exit 1 when absent); -v shows the receipt
   put KEY VALUE|-          write a key (--ttl 30s, --context B64, --replace)
   del KEY                  delete a key
+  watch KEY | --prefix P   stream changes as they happen (--from TOKEN resumes)
 operators:
   serve                    run a node (dkv serve --help)
   status                   this node's view of the cluster
@@ -50,6 +51,8 @@ async function main(argv: string[]): Promise<number> {
     case 'del':
     case 'delete':
       return del(rest, io);
+    case 'watch':
+      return watch(rest, io);
     case 'status':
       return status(rest, io);
     case 'ring':

@@ -1,5 +1,5 @@
 import { credentials, Metadata, status as Status, type Client, type ServiceError } from '@grpc/grpc-js';
-import { ConsistencyLevel, KVClient, type Consistency, type GetResponse, type PutResponse, type DeleteResponse, type Receipt } from '../generated/dkv/v1/kv.js';
+import { ConsistencyLevel, KVClient, type WatchResponse, type Consistency, type GetResponse, type PutResponse, type DeleteResponse, type Receipt } from '../generated/dkv/v1/kv.js';
 import { AdminClient, type RepairResponse, type RingResponse, type StatusResponse } from '../generated/dkv/v1/admin.js';
 
 export type Level = 'one' | 'quorum' | 'all';
@@ -34,6 +34,18 @@ export interface ReadResult {
   /** context covers everything read: pass it (or let the client pass it) to the next write. */
   context: Buffer;
   receipt: Receipt | undefined;
+}
+
+export type WatchKind = 'created' | 'put' | 'delete' | 'expire' | 'resync';
+
+/** WatchEvent is one event of a watch (see KV.Watch in proto/dkv/v1/kv.proto). */
+export interface WatchEvent {
+  kind: WatchKind;
+  key: Buffer;
+  values: Buffer[];
+  context: Buffer;
+  /** token resumes the watch right after this event. */
+  token: Buffer;
 }
 
 export interface WriteOptions {
@@ -143,6 +155,61 @@ export class DkvClient {
       });
       stream.on('end', () => (last?.done ? resolve(last) : reject(new Error('repair stream ended without a summary'))));
     });
+  }
+
+  /**
+   * watch streams the changes of a key or of every key under a prefix as an async iterator
+   * that resumes by itself: when the serving node goes away (or cuts off a slow reader) it
+   * reconnects to the next node with the last resume token, so no change is missed and none
+   * is delivered twice. `from` starts from an earlier token. Break out of the loop to stop.
+   */
+  async *watch(target: { key?: string | Buffer; prefix?: string | Buffer }, opts: { from?: Buffer; maxReconnects?: number } = {}): AsyncGenerator<WatchEvent> {
+    let token = opts.from ?? Buffer.alloc(0);
+    let reconnects = 0;
+    const kinds: Record<number, WatchKind> = { 1: 'created', 2: 'put', 3: 'delete', 4: 'expire', 5: 'resync' };
+    for (;;) {
+      const i = this.next % this.kv.length;
+      const stream = this.kv[i].watch(
+        { key: target.key !== undefined ? toBuf(target.key) : Buffer.alloc(0), prefix: target.prefix !== undefined ? toBuf(target.prefix) : Buffer.alloc(0), resumeToken: token },
+        new Metadata(),
+      );
+      const queue: Array<{ ev?: WatchEvent; err?: ServiceError; end?: boolean }> = [];
+      let wake: (() => void) | undefined;
+      const push = (x: { ev?: WatchEvent; err?: ServiceError; end?: boolean }) => {
+        queue.push(x);
+        wake?.();
+      };
+      stream.on('data', (m: WatchResponse) =>
+        push({ ev: { kind: kinds[m.kind] ?? 'put', key: m.key, values: m.siblings.map((s) => s.value), context: m.context, token: m.resumeToken } }),
+      );
+      stream.on('error', (err: ServiceError) => push({ err }));
+      stream.on('end', () => push({ end: true }));
+      try {
+        for (;;) {
+          if (queue.length === 0) await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+          const x = queue.shift()!;
+          if (x.ev) {
+            if (x.ev.token.length > 0) token = x.ev.token;
+            reconnects = 0;
+            yield x.ev;
+            continue;
+          }
+          const err = x.err;
+          const trailer = err?.metadata?.get('dkv-resume-token')[0];
+          if (typeof trailer === 'string' && trailer.length > 0) token = Buffer.from(trailer, 'base64');
+          const retryable = !err || err.code === Status.UNAVAILABLE || err.code === Status.RESOURCE_EXHAUSTED || err.code === Status.CANCELLED || err.code === Status.INTERNAL;
+          if (!retryable || ++reconnects > (opts.maxReconnects ?? 20)) {
+            throw err ? new DkvRequestError(err.code, undefined, err.details || err.message, this.opts.nodes[i]) : new Error('watch stream ended');
+          }
+          this.next++;
+          await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * reconnects)));
+          break;
+        }
+      } finally {
+        stream.cancel();
+      }
+    }
   }
 
   /** forget drops the remembered context of a key (the next Put is blind). */

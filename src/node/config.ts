@@ -76,6 +76,12 @@ export interface NodeConfig {
   antiEntropyPauseMs: number;
   /** merkleDepth is the depth of each range's Merkle tree (2^depth leaves). */
   merkleDepth: number;
+  /** changelogRetentionMs: change-log entries older than this are trimmed (watch resume window). */
+  changelogRetentionMs: number;
+  /** changelogMaxEntries: at most this many change-log entries are kept. */
+  changelogMaxEntries: number;
+  /** watchBufferLimit: a watcher with more events than this waiting to be read is cut off. */
+  watchBufferLimit: number;
   /** shutdownGraceMs is how long SIGTERM waits for in-flight requests before cancelling them. */
   shutdownGraceMs: number;
 }
@@ -121,6 +127,9 @@ export function local(overrides: Partial<NodeConfig> = {}): NodeConfig {
     antiEntropyIntervalMs: 30_000,
     antiEntropyPauseMs: 5,
     merkleDepth: 12,
+    changelogRetentionMs: 3600_000,
+    changelogMaxEntries: 1_000_000,
+    watchBufferLimit: 10_000,
     shutdownGraceMs: 5_000,
     ...overrides,
     ...(overrides.nodeId === undefined ? { nodeId: advertise } : {}),
@@ -153,6 +162,8 @@ export function validateConfig(c: NodeConfig): NodeConfig {
   if (!(c.phiThreshold >= 1 && c.phiThreshold <= 50)) throw invalidArgument('phi-threshold', `must be in [1, 50], got ${c.phiThreshold}`);
   intIn('gossip-interval', c.gossipIntervalMs, 10, 60_000);
   intIn('merkle-depth', c.merkleDepth, 1, 16);
+  intIn('changelog-max-entries', c.changelogMaxEntries, 10, 100_000_000);
+  intIn('watch-buffer', c.watchBufferLimit, 10, 1_000_000);
   intIn('anti-entropy-interval', c.antiEntropyIntervalMs, 0, 7 * 24 * 3600_000);
   if (c.hintedHandoff && c.tombstoneGraceMs <= c.maxHintWindowMs)
     throw invalidArgument('tombstone-grace', `must be longer than --max-hint-window (${c.maxHintWindowMs} ms): a hint older than a purged tombstone could bring deleted data back`);

@@ -15,6 +15,10 @@ import { HintReplayer } from '../handoff/replayer.js';
 import { AntiEntropy } from '../antientropy/anti-entropy.js';
 import { TreeCache } from '../antientropy/tree-cache.js';
 import { TombstonePurger } from '../antientropy/tombstone-purger.js';
+import { ChangeLog } from '../watch/change-log.js';
+import { serveFeed } from '../watch/feed.js';
+import { WatchSession, type WatchEvent } from '../watch/watch-session.js';
+import type { ResumeToken } from '../watch/token.js';
 import { sync, type Version } from '../versioning/siblings.js';
 import type { NodeConfig } from './config.js';
 import { consoleLogger, type Logger } from './logger.js';
@@ -63,6 +67,7 @@ export class DkvNode {
     readonly hints: HintStore | undefined,
     readonly antiEntropy: AntiEntropy,
     readonly purger: TombstonePurger,
+    readonly changeLog: ChangeLog,
   ) {
     this.startedAt = clock.monotonic();
     membership.onRingChange(() => void this.persistPeers());
@@ -164,7 +169,9 @@ export class DkvNode {
       n: config.n,
       timeoutMs: config.replicaTimeoutMs,
     });
-    node.current = new DkvNode(config, clock, random, store, membership, coordinator, deps.transport, log, hints, antiEntropy, purger);
+    const changeLog = await ChangeLog.open(store, clock, { retentionMs: config.changelogRetentionMs, maxEntries: config.changelogMaxEntries });
+    store.setChangeSink(changeLog);
+    node.current = new DkvNode(config, clock, random, store, membership, coordinator, deps.transport, log, hints, antiEntropy, purger, changeLog);
     return node.current;
   }
 
@@ -180,7 +187,45 @@ export class DkvNode {
     gossip: async (msg) => this.membership.handleGossip(msg),
     merkleHashes: (ref, nodes) => this.admit(() => this.antiEntropy.merkleHashes(ref, nodes)),
     merkleLeafKeys: (ref, leaves) => this.admit(() => this.antiEntropy.merkleLeafKeys(ref, leaves)),
+    changeFeed: (req, sink) => {
+      if (this.stopping) {
+        sink.end(new DkvError('NOT_SERVING', `${this.id} is shutting down`));
+        return () => undefined;
+      }
+      return serveFeed(this.changeLog, this.clock, req, sink);
+    },
   };
+
+  private readonly watches = new Set<WatchSession>();
+
+  /**
+   * watch starts a client watch served by this node; events go to emit. The caller closes
+   * the returned session when the client goes away; stop() closes every session.
+   */
+  watch(req: { key?: Buffer; prefix?: Buffer }, resume: ResumeToken | undefined, emit: (e: WatchEvent) => void): WatchSession {
+    if (this.stopping) throw new DkvError('NOT_SERVING', `${this.id} is shutting down`);
+    const session = new WatchSession(
+      {
+        membership: this.membership,
+        transport: this.transport,
+        localFeed: (r, sink) => serveFeed(this.changeLog, this.clock, r, sink),
+        clock: this.clock,
+        log: this.log,
+        n: this.config.n,
+      },
+      req,
+      resume,
+      emit,
+    );
+    this.watches.add(session);
+    const close = session.close.bind(session);
+    session.close = () => {
+      this.watches.delete(session);
+      close();
+    };
+    session.start();
+    return session;
+  }
 
   /**
    * start joins the ring (first node: takes tokens alone; otherwise through the seeds, as soon
@@ -193,6 +238,7 @@ export class DkvNode {
     this.antiEntropy.start();
     this.purger.start();
     this.timers.push(this.clock.setInterval(() => void this.sweep(), this.config.expirySweepIntervalMs));
+    this.timers.push(this.clock.setInterval(() => void this.changeLog.trim().catch((e) => this.log.warn(`change log trim failed: ${(e as Error).message}`)), 5_000));
     if (this.membership.selfState().tokens.length > 0) {
       this.log.info(`restarted with ${this.membership.selfState().tokens.length} tokens, incarnation ${this.store.incarnation}`);
       this.membership.updateSelf({ status: this.membership.selfState().status === 'joining' ? 'normal' : this.membership.selfState().status, address: this.config.advertise });
@@ -283,6 +329,7 @@ export class DkvNode {
    */
   halt(): void {
     this.stopping = true;
+    for (const w of [...this.watches]) w.close();
     this.membership.stop();
     this.replayer?.stop();
     this.antiEntropy.stop();
@@ -298,6 +345,7 @@ export class DkvNode {
     if (this.inFlight > 0) {
       await Promise.race([new Promise<void>((r) => (this.drained = r)), this.clock.sleep(this.config.shutdownGraceMs)]);
     }
+    for (const w of [...this.watches]) w.close();
     this.membership.stop();
     this.replayer?.stop();
     this.antiEntropy.stop();

@@ -4,9 +4,10 @@
  * reach its queue together, and classic-level hands each batch to the libuv pool separately).
  *
  * Modes (the node's `--fsync` flag):
- *   'never'  - every write() is its own engine.write(ops, { sync: false }), issued at once.
- *              Concurrent calls are NOT ordered with respect to each other (the engine may
- *              run them in any order); callers that need ordering await, or lock per key.
+ *   'never'  - like 'always' without the fsync: one unsynced batch in flight at a time, the
+ *              calls that arrive meanwhile merged into the next one. Writes therefore commit
+ *              in call order (the change log's sequence numbers rely on it), and concurrent
+ *              writers share one engine call.
  *   'always' - a write() resolves only after a synced batch containing its ops committed.
  *              At most one synced batch is in flight. Calls made in the same tick, and calls
  *              made while a batch is in flight, are merged into the next single batch, so N
@@ -108,7 +109,7 @@ export class GroupCommitter {
     }
     if (ops.length === 0) return Promise.resolve();
     this.counters.writes++;
-    const p = this.mode === 'never' ? this.direct(ops.slice()) : this.enqueue(ops.slice());
+    const p = this.enqueue(ops.slice());
     this.pending.add(p);
     const forget = () => this.pending.delete(p);
     p.then(forget, forget);
@@ -135,25 +136,12 @@ export class GroupCommitter {
     return { mode: this.mode, ...c, meanGroupSize: c.batches === 0 ? 0 : this.grouped / c.batches, pending: this.pending.size };
   }
 
-  private async direct(ops: BatchOp[]): Promise<void> {
-    this.counters.batches++;
-    this.counters.ops += ops.length;
-    this.grouped++;
-    this.counters.maxGroupSize = Math.max(this.counters.maxGroupSize, 1);
-    try {
-      await this.engine.write(ops, { sync: false });
-    } catch (e) {
-      this.counters.failedBatches++;
-      throw e;
-    }
-  }
-
   private enqueue(ops: BatchOp[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const first = this.queue.length === 0;
       this.queue.push({ ops, resolve, reject });
       this.queuedOps += ops.length;
-      if (this.mode === 'always') {
+      if (this.mode !== 'batch') {
         this.due = true;
         if (!this.microtaskQueued) {
           this.microtaskQueued = true;
@@ -193,14 +181,15 @@ export class GroupCommitter {
     this.timer = undefined;
     this.inFlight = true;
     const all = group.length === 1 ? group[0].ops : group.flatMap((w) => w.ops);
+    const sync = this.mode !== 'never';
     this.counters.batches++;
-    this.counters.syncs++;
+    if (sync) this.counters.syncs++;
     this.counters.ops += all.length;
     this.grouped += group.length;
     this.counters.maxGroupSize = Math.max(this.counters.maxGroupSize, group.length);
     let p: Promise<void>;
     try {
-      p = this.engine.write(all, { sync: true });
+      p = this.engine.write(all, { sync });
     } catch (e) {
       p = Promise.reject(e);
     }
@@ -219,7 +208,7 @@ export class GroupCommitter {
     }
     // Writers that arrived during the batch: in 'always' mode they go now; in 'batch' mode
     // their window timer (started on the first arrival) or maxGroupOps decides.
-    if (this.mode === 'always' && this.queue.length > 0) this.due = true;
+    if (this.mode !== 'batch' && this.queue.length > 0) this.due = true;
     this.pump();
   }
 }

@@ -18,6 +18,16 @@ export interface RecordStoreOptions {
   cacheBytes: number;
 }
 
+/**
+ * ChangeSink receives every change to a key's record, inside the batch that makes it (the
+ * watch module's change log implements it): append returns the ops to add to the batch and a
+ * token; publish is called with the tokens of a batch once it committed.
+ */
+export interface ChangeSink {
+  append(key: Buffer, versions: readonly Version[]): { ops: BatchOp[]; change: unknown };
+  publish(changes: unknown[]): void;
+}
+
 /** MergeEntry is incoming versions for one key. */
 export interface MergeEntry {
   key: Buffer;
@@ -52,6 +62,7 @@ export class RecordStore {
   private readonly cache: HotCache<Version[]>;
   private readonly committer: GroupCommitter;
   private readonly changeListeners: Array<(key: Buffer) => void> = [];
+  private sink: ChangeSink | undefined;
   private counter = 0;
   private ceiling = 0;
   private reserving: Promise<void> | undefined;
@@ -129,10 +140,13 @@ export class RecordStore {
       const local = await this.readLocked(key, ck);
       const next = await fn(local);
       const ops = recordOps(key, local, next);
+      const changes: unknown[] = [];
+      this.logged(ops, key, next, changes);
       this.cache.delete(ck);
       await this.wrap(() => this.committer.write(ops));
       this.cache.set(ck, next);
       this.changed(key);
+      this.sink?.publish(changes);
       return next;
     });
   }
@@ -148,6 +162,19 @@ export class RecordStore {
       }
     })();
     return this.reserving;
+  }
+
+  /** setChangeSink makes every record change also append to sink, in the same batch. */
+  setChangeSink(sink: ChangeSink): void {
+    this.sink = sink;
+  }
+
+  /** logged adds the change-log ops of a record change to a batch. */
+  private logged(ops: BatchOp[], key: Buffer, next: readonly Version[], changes: unknown[]): void {
+    if (!this.sink) return;
+    const a = this.sink.append(key, next);
+    ops.push(...a.ops);
+    changes.push(a.change);
   }
 
   /** onChange registers fn to run after any key's record changed in storage (Merkle trees, watch). */
@@ -193,6 +220,7 @@ export class RecordStore {
       const results: MergeResult[] = [];
       const ops: BatchOp[] = [];
       const dirty = new Set<string>();
+      const changes: unknown[] = [];
       for (let i = 0; i < entries.length; i++) {
         const ck = cks[i];
         const local = current.get(ck) ?? (await this.readLocked(entries[i].key, ck));
@@ -205,10 +233,14 @@ export class RecordStore {
         ops.push(...recordOps(entries[i].key, local, merged));
       }
       if (ops.length === 0) return results;
+      // Change-log entries get their sequence numbers here, with no await before the write,
+      // so log order is commit order (the group committer commits in call order).
+      for (let i = 0; i < entries.length; i++) if (results[i].changed) this.logged(ops, entries[i].key, current.get(cks[i])!, changes);
       for (const ck of dirty) this.cache.delete(ck);
       await this.wrap(() => this.committer.write(ops));
       for (const ck of dirty) this.cache.set(ck, current.get(ck)!);
       for (let i = 0; i < entries.length; i++) if (results[i].changed) this.changed(entries[i].key);
+      this.sink?.publish(changes);
       return results;
     });
   }
@@ -236,11 +268,16 @@ export class RecordStore {
           return { ...v, value: EMPTY, tombstone: true };
         });
         const ops: BatchOp[] = [{ type: 'del', key: ik }];
-        if (n > 0) ops.push(...recordOps(key, local, next));
+        const changes: unknown[] = [];
+        if (n > 0) {
+          ops.push(...recordOps(key, local, next));
+          this.logged(ops, key, next, changes);
+        }
         this.cache.delete(ck);
         await this.wrap(() => this.committer.write(ops));
         this.cache.set(ck, next);
         if (n > 0) this.changed(key);
+        this.sink?.publish(changes);
         expired += n;
       });
     }
@@ -299,7 +336,7 @@ export class RecordStore {
   }
 
   /** iterateRaw reads another keyspace's entries (the caller owns that keyspace's layout). */
-  iterateRaw(range: { gte?: Buffer; lt?: Buffer; limit?: number }): AsyncIterableIterator<[Buffer, Buffer]> {
+  iterateRaw(range: { gte?: Buffer; lt?: Buffer; limit?: number; reverse?: boolean }): AsyncIterableIterator<[Buffer, Buffer]> {
     return this.engine.iterate(range);
   }
 

@@ -1,9 +1,10 @@
 import { credentials, Metadata, status as Status, type CallOptions, type Client, type ServiceError } from '@grpc/grpc-js';
 import { DkvError } from '../errors.js';
-import { InternodeClient, type ForwardResponse, type GossipResponse, type MerkleHashesResponse, type MerkleLeafKeysResponse, type ReplicaReadResponse } from '../generated/dkv/internode/v1/internode.js';
+import { InternodeClient, type ChangeFeedResponse, type ForwardResponse, type GossipResponse, type MerkleHashesResponse, type MerkleLeafKeysResponse, type ReplicaReadResponse } from '../generated/dkv/internode/v1/internode.js';
 import { fromServiceError } from '../api/status.js';
 import { recordFromProto, recordToProto } from '../storage/record-codec.js';
 import type { GossipMessage } from '../membership/member-table.js';
+import type { FeedRequest, FeedSink } from '../watch/feed.js';
 import type { Version } from '../versioning/siblings.js';
 import type { ForwardOp, ForwardResult, KeyDigestEntry, MerkleRef, PeerTransport, Purpose, ReplicaEntry } from './peer-transport.js';
 import { forwardResultFromWire, forwardToWire, memberFromWire, memberToWire, PROTOCOL_VERSION, purposeToWire } from './internode-codec.js';
@@ -71,6 +72,28 @@ export class GrpcTransport implements PeerTransport {
     const req = { protocolVersion: PROTOCOL_VERSION, range: { start: ref.start, end: ref.end }, depth: ref.depth, leaves };
     const res = await call<MerkleLeafKeysResponse>((cb, opts) => this.client(address).merkleLeafKeys(req, new Metadata(), opts, cb), timeoutMs, address);
     return res.keys;
+  }
+
+  changeFeed(address: string, req: FeedRequest, sink: FeedSink): () => void {
+    const call = this.client(address).changeFeed(
+      { protocolVersion: PROTOCOL_VERSION, key: req.key ?? Buffer.alloc(0), prefix: req.prefix ?? Buffer.alloc(0), fromSeq: req.fromSeq, incarnation: req.incarnation },
+      new Metadata(),
+    );
+    let ended = false;
+    const end = (err?: Error) => {
+      if (ended) return;
+      ended = true;
+      sink.end(err);
+    };
+    call.on('data', (m: ChangeFeedResponse) =>
+      sink.send({ seq: m.seq, incarnation: m.incarnation, resync: m.resync || undefined, change: m.key.length > 0 ? { key: m.key, versions: recordFromProto(m.record ?? { versions: [] }) } : undefined }),
+    );
+    call.on('error', (e: ServiceError) => end(fromServiceError(e)));
+    call.on('end', () => end());
+    return () => {
+      ended = true;
+      call.cancel();
+    };
   }
 
   close(): void {

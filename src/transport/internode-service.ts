@@ -79,7 +79,21 @@ export function internodeService(h: InternodeHandler, nodeId: string): Internode
       call.emit('error', toServiceError(notYet('range streaming')));
     },
     changeFeed: (call: ServerWritableStream<ChangeFeedRequest, ChangeFeedResponse>) => {
-      call.emit('error', toServiceError(notYet('the change feed')));
+      const r = call.request;
+      if (r.protocolVersion !== undefined && r.protocolVersion !== PROTOCOL_VERSION) {
+        call.emit('error', toServiceError(new DkvError('FAILED_PRECONDITION', `internode protocol version ${r.protocolVersion} is not supported by ${nodeId}`)));
+        return;
+      }
+      const cancel = h.changeFeed(
+        { key: r.key.length ? r.key : undefined, prefix: r.prefix, fromSeq: r.fromSeq, incarnation: r.incarnation },
+        {
+          send: (m) =>
+            call.write({ seq: m.seq, incarnation: m.incarnation, resync: !!m.resync, key: m.change?.key ?? Buffer.alloc(0), record: m.change ? recordToProto(m.change.versions) : undefined }),
+          end: (err) => (err ? call.emit('error', toServiceError(err)) : call.end()),
+        },
+      );
+      call.on('cancelled', cancel);
+      call.on('close', cancel);
     },
   };
 }

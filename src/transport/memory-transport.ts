@@ -3,6 +3,7 @@ import type { Clock } from '../time/clock.js';
 import type { Random } from '../time/random.js';
 import { decodeRecord, encodeRecord } from '../storage/record-codec.js';
 import type { GossipMessage } from '../membership/member-table.js';
+import type { FeedRequest, FeedSink } from '../watch/feed.js';
 import type { Version } from '../versioning/siblings.js';
 import type { ForwardOp, ForwardResult, InternodeHandler, KeyDigestEntry, MerkleRef, PeerTransport, Purpose, ReplicaEntry } from './peer-transport.js';
 
@@ -59,6 +60,16 @@ export class MemoryNetwork {
   }
   setFault(from: string, to: string, f: LinkFault): void {
     this.faults.set(`${from}>${to}`, f);
+  }
+
+  /** handlerOf is the handler registered at address (undefined when down). */
+  handlerOf(address: string): InternodeHandler | undefined {
+    return this.handlers.get(address);
+  }
+
+  /** linkUp says whether messages from `from` reach `to` now (ignores loss and delay). */
+  linkUp(from: string, to: string): boolean {
+    return !this.blocked.has(`${from}>${to}`) && this.handlers.has(from) && this.handlers.has(to);
   }
 
   transport(self: string): PeerTransport {
@@ -159,6 +170,45 @@ class MemoryTransport implements PeerTransport {
     return this.send(address, timeoutMs, async (h) =>
       (await h.merkleLeafKeys({ ...ref }, [...leaves])).map((e) => ({ key: Buffer.from(e.key), digest: Buffer.from(e.digest) })),
     );
+  }
+
+  /**
+   * changeFeed streams a peer's feed in process: each message is copied, and the stream
+   * breaks (PEER_UNAVAILABLE) as soon as the link is blocked or the peer crashed.
+   */
+  changeFeed(address: string, req: FeedRequest, sink: FeedSink): () => void {
+    let open = true;
+    const end = (err?: Error) => {
+      if (!open) return;
+      open = false;
+      cancel?.();
+      queueMicrotask(() => sink.end(err));
+    };
+    const h = this.closed ? undefined : this.net.handlerOf(address);
+    if (!h) {
+      end(new DkvError('PEER_UNAVAILABLE', `${address}: connection refused`));
+      return () => undefined;
+    }
+    const cancel: (() => void) | undefined = h.changeFeed(
+      { ...req },
+      {
+        send: (m) => {
+          if (!open) return true;
+          if (this.closed || !this.net.linkUp(address, this.self) || this.net.handlerOf(address) !== h) {
+            end(new DkvError('PEER_UNAVAILABLE', `${address}: change feed broken`));
+            return true;
+          }
+          const copy = { ...m, change: m.change && { key: Buffer.from(m.change.key), versions: copyVersions(m.change.versions) } };
+          queueMicrotask(() => open && sink.send(copy));
+          return true;
+        },
+        end: (err) => end(err),
+      },
+    );
+    return () => {
+      open = false;
+      cancel?.();
+    };
   }
 
   close(): void {

@@ -3,6 +3,7 @@ import type { VersionVector } from '../versioning/dvv.js';
 import type { ConsistencyRequest } from '../coordinator/quorum.js';
 import type { Receipt } from '../coordinator/receipt.js';
 import type { GossipMessage } from '../membership/member-table.js';
+import type { FeedRequest, FeedSink } from '../watch/feed.js';
 
 /** Purpose says why records are written to a replica (limits never apply to any of them). */
 export type Purpose = 'write' | 'read-repair' | 'hint' | 'anti-entropy' | 'stream';
@@ -50,6 +51,8 @@ export interface InternodeHandler {
   gossip(msg: GossipMessage): Promise<GossipMessage>;
   merkleHashes(ref: MerkleRef, nodes: number[]): Promise<Buffer[]>;
   merkleLeafKeys(ref: MerkleRef, leaves: number[]): Promise<KeyDigestEntry[]>;
+  /** changeFeed streams this node's change log into sink; returns the cancel function. */
+  changeFeed(req: FeedRequest, sink: FeedSink): () => void;
 }
 
 /**
@@ -64,6 +67,8 @@ export interface PeerTransport {
   gossip(address: string, msg: GossipMessage, timeoutMs: number): Promise<GossipMessage>;
   merkleHashes(address: string, ref: MerkleRef, nodes: number[], timeoutMs: number): Promise<Buffer[]>;
   merkleLeafKeys(address: string, ref: MerkleRef, leaves: number[], timeoutMs: number): Promise<KeyDigestEntry[]>;
+  /** changeFeed opens a peer's change feed (no deadline: it lives until cancelled or broken). */
+  changeFeed(address: string, req: FeedRequest, sink: FeedSink): () => void;
   /** close releases every channel. */
   close(): void;
 }

@@ -28,6 +28,7 @@ describe('the error table (SPEC section 4)', () => {
     ['FAILED_PRECONDITION', Status.FAILED_PRECONDITION],
     ['NOT_FOUND', Status.NOT_FOUND],
     ['PEER_UNAVAILABLE', Status.UNAVAILABLE],
+    ['WATCH_TOO_SLOW', Status.RESOURCE_EXHAUSTED],
     ['INTERNAL', Status.INTERNAL],
   ];
 

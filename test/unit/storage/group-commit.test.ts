@@ -211,19 +211,25 @@ describe("GroupCommitter 'batch'", () => {
 });
 
 describe("GroupCommitter 'never'", () => {
-  it('issues each write immediately as its own unsynced batch', async () => {
+  it('groups unsynced writes too and commits them in call order, one batch in flight at a time', async () => {
     const eng = new RecordingEngine();
     const gc = new GroupCommitter(eng, { mode: 'never', clock: new ManualClock() });
-    const ps = [gc.write([put('a', '1')]), gc.write([put('b', '1'), put('c', '1')])];
-    expect(eng.calls.map((c) => [c.ops.length, c.sync])).toEqual([
-      [1, false],
-      [2, false],
+    const first = gc.write([put('a', '1')]);
+    await flushMicrotasks();
+    // While the first batch is in flight, later writes wait and are merged, in order.
+    const later = [gc.write([put('b', '1'), put('c', '1')]), gc.write([put('d', '1')])];
+    await flushMicrotasks();
+    expect(eng.calls.map((c) => [c.ops.length, c.sync])).toEqual([[1, false]]);
+    eng.calls[0].resolve();
+    await first;
+    await flushMicrotasks();
+    expect(eng.calls.map((c) => [c.ops.map((o) => o.key.toString()).join(''), c.sync])).toEqual([
+      ['a', false],
+      ['bcd', false],
     ]);
     eng.calls[1].reject(new StorageError('STORAGE_IO', 'io'));
-    eng.calls[0].resolve();
-    await ps[0];
-    await expect(ps[1]).rejects.toSatisfy((e: unknown) => isStorageError(e, 'STORAGE_IO'));
-    expect(gc.stats()).toMatchObject({ batches: 2, syncs: 0, ops: 3, failedBatches: 1, meanGroupSize: 1 });
+    for (const p of later) await expect(p).rejects.toSatisfy((e: unknown) => isStorageError(e, 'STORAGE_IO'));
+    expect(gc.stats()).toMatchObject({ batches: 2, syncs: 0, ops: 4, failedBatches: 1 });
   });
 
   it('resolves empty writes at once without touching the engine', async () => {
