@@ -52,13 +52,19 @@ export function watchHandler(node: DkvNode, limits: Limits) {
       if (r.prefix.length > limits.maxKeyBytes) throw invalidArgument('prefix', `is ${r.prefix.length} bytes, over the limit of ${limits.maxKeyBytes} bytes`, limits.maxKeyBytes);
       const resume = r.resumeToken.length > 0 ? decodeToken(r.resumeToken) : undefined;
       let waiting = 0;
+      // flushed is the token of the last event handed to the transport: a cut-off watcher
+      // resumes from there, so the events still queued when it is cut off are not lost.
+      let flushed = r.resumeToken;
       const limit = node.config.watchBufferLimit;
       session = node.watch({ key, prefix: key ? undefined : r.prefix }, resume, (e) => {
         if (done) return;
         waiting++;
-        call.write(toWire(e), () => waiting--);
+        call.write(toWire(e), () => {
+          waiting--;
+          flushed = e.token;
+        });
         if (waiting > limit)
-          fail(new DkvError('WATCH_TOO_SLOW', `the watcher has more than ${limit} events it has not read (--watch-buffer); resume with the token in the dkv-resume-token trailer`), session!.token());
+          fail(new DkvError('WATCH_TOO_SLOW', `the watcher has more than ${limit} events it has not read (--watch-buffer); resume with the token in the dkv-resume-token trailer`), flushed);
       });
       call.on('cancelled', () => {
         done = true;

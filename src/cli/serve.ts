@@ -26,6 +26,9 @@ export const SERVE_USAGE = `dkv serve [flags]    run one dkv node
   --max-hint-bytes SIZE    hints kept per target node (default 256MiB)
   --anti-entropy-interval DUR|off  time between Merkle anti-entropy passes (default 30s)
   --tombstone-grace DUR    tombstones are kept at least this long (default 4h, > --max-hint-window)
+  --changelog-retention DUR  how long watch resume tokens stay valid (default 1h)
+  --changelog-max-entries N  change-log entries kept per node (default 1000000)
+  --watch-buffer N         unread events before a slow watcher is cut off (default 10000)
   --phi-threshold PHI      failure detector threshold (default 8; higher is slower but calmer)
   --log-level LEVEL        debug|info|warn|error (default info)`;
 
@@ -50,6 +53,9 @@ export async function serve(argv: string[]): Promise<void> {
     'phi-threshold': { type: 'string' },
     'hinted-handoff': { type: 'string' },
     'anti-entropy-interval': { type: 'string' },
+    'changelog-retention': { type: 'string' },
+    'changelog-max-entries': { type: 'string' },
+    'watch-buffer': { type: 'string' },
     'tombstone-grace': { type: 'string' },
     'max-hint-window': { type: 'string' },
     'max-hint-bytes': { type: 'string' },
@@ -84,6 +90,9 @@ export async function serve(argv: string[]): Promise<void> {
     if (!['on', 'off'].includes(v['hinted-handoff'] as string)) throw new CliError('--hinted-handoff: expected on or off');
     overrides.hintedHandoff = v['hinted-handoff'] === 'on';
   }
+  if (v['changelog-retention'] !== undefined) overrides.changelogRetentionMs = duration(v['changelog-retention'] as string, '--changelog-retention');
+  if (v['changelog-max-entries'] !== undefined) overrides.changelogMaxEntries = int(v['changelog-max-entries'] as string, '--changelog-max-entries');
+  if (v['watch-buffer'] !== undefined) overrides.watchBufferLimit = int(v['watch-buffer'] as string, '--watch-buffer');
   if (v['anti-entropy-interval'] !== undefined) overrides.antiEntropyIntervalMs = v['anti-entropy-interval'] === 'off' ? 0 : duration(v['anti-entropy-interval'] as string, '--anti-entropy-interval');
   if (v['tombstone-grace'] !== undefined) overrides.tombstoneGraceMs = duration(v['tombstone-grace'] as string, '--tombstone-grace');
   if (v['max-hint-window'] !== undefined) overrides.maxHintWindowMs = duration(v['max-hint-window'] as string, '--max-hint-window');

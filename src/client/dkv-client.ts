@@ -161,13 +161,15 @@ export class DkvClient {
    * watch streams the changes of a key or of every key under a prefix as an async iterator
    * that resumes by itself: when the serving node goes away (or cuts off a slow reader) it
    * reconnects to the next node with the last resume token, so no change is missed and none
-   * is delivered twice. `from` starts from an earlier token. Break out of the loop to stop.
+   * is delivered twice. `from` starts from an earlier token. Break out of the loop, or abort
+   * `signal` (which also ends a wait for the next event), to stop.
    */
-  async *watch(target: { key?: string | Buffer; prefix?: string | Buffer }, opts: { from?: Buffer; maxReconnects?: number } = {}): AsyncGenerator<WatchEvent> {
+  async *watch(target: { key?: string | Buffer; prefix?: string | Buffer }, opts: { from?: Buffer; maxReconnects?: number; signal?: AbortSignal } = {}): AsyncGenerator<WatchEvent> {
     let token = opts.from ?? Buffer.alloc(0);
     let reconnects = 0;
     const kinds: Record<number, WatchKind> = { 1: 'created', 2: 'put', 3: 'delete', 4: 'expire', 5: 'resync' };
     for (;;) {
+      if (opts.signal?.aborted) return;
       const i = this.next % this.kv.length;
       const stream = this.kv[i].watch(
         { key: target.key !== undefined ? toBuf(target.key) : Buffer.alloc(0), prefix: target.prefix !== undefined ? toBuf(target.prefix) : Buffer.alloc(0), resumeToken: token },
@@ -184,6 +186,8 @@ export class DkvClient {
       );
       stream.on('error', (err: ServiceError) => push({ err }));
       stream.on('end', () => push({ end: true }));
+      const abort = () => stream.cancel();
+      opts.signal?.addEventListener('abort', abort);
       try {
         for (;;) {
           if (queue.length === 0) await new Promise<void>((r) => (wake = r));
@@ -195,6 +199,7 @@ export class DkvClient {
             yield x.ev;
             continue;
           }
+          if (opts.signal?.aborted) return;
           const err = x.err;
           const trailer = err?.metadata?.get('dkv-resume-token')[0];
           if (typeof trailer === 'string' && trailer.length > 0) token = Buffer.from(trailer, 'base64');
@@ -207,6 +212,7 @@ export class DkvClient {
           break;
         }
       } finally {
+        opts.signal?.removeEventListener('abort', abort);
         stream.cancel();
       }
     }

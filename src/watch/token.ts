@@ -12,8 +12,8 @@ export interface ResumeToken {
 }
 
 /** RECENT_VERSIONS is how many recently delivered versions a token remembers. */
-export const RECENT_VERSIONS = 512;
-const MAX_TOKEN_BYTES = 256 * 1024;
+export const RECENT_VERSIONS = 2048;
+const MAX_TOKEN_BYTES = 512 * 1024;
 
 export function encodeToken(t: ResumeToken): Buffer {
   return Buffer.from(JSON.stringify({ v: 1, p: t.positions, r: t.recent.slice(-RECENT_VERSIONS) }), 'utf8');
