@@ -8,9 +8,13 @@ import type { LeafEntry, RingRange } from './merkle.js';
  * key whose position lies in `range` = (start, end], in position order. The index is written
  * in the same batch as each record (storage/record-store.ts), so it always matches the data.
  */
-export async function* scanDigests(store: RecordStore, range: RingRange): AsyncGenerator<LeafEntry> {
-  for (const [lo, hi] of spans(range)) {
-    const gte = digestKey(lo, Buffer.alloc(0));
+export async function* scanDigests(store: RecordStore, range: RingRange, after?: { pos: number; key: Buffer }): AsyncGenerator<LeafEntry> {
+  let all = spans(range);
+  // Resuming after (pos, key): skip the spans before the one holding pos, and start inside it.
+  const at = after ? all.findIndex(([lo, hi]) => after.pos >= lo && after.pos <= hi) : -1;
+  if (at > 0) all = all.slice(at);
+  for (const [i, [lo, hi]] of all.entries()) {
+    const gte = i === 0 && after && at >= 0 ? Buffer.concat([digestKey(after.pos, after.key), Buffer.from([0])]) : digestKey(lo, Buffer.alloc(0));
     const lt = hi === 0xffffffff ? Buffer.from([Keyspace.Digest + 1]) : digestKey(hi + 1, Buffer.alloc(0));
     for await (const [k, v] of store.iterateRaw({ gte, lt })) {
       const pos = k.readUInt32BE(1);

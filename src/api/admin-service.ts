@@ -4,6 +4,9 @@ import {
   Liveness,
   MemberStatus,
   type AdminServer,
+  type DecommissionRequest,
+  type JoinRequest,
+  type RemoveNodeRequest,
   type RepairRequest,
   type RepairResponse,
   type RingResponse,
@@ -14,6 +17,7 @@ import type { MemberStatus as DomainStatus } from '../membership/member-table.js
 import type { Liveness as DomainLiveness } from '../membership/membership.js';
 import { ownership, replicatedOwnership } from '../ring/ownership.js';
 import { toServiceError } from './status.js';
+import { describeMoves, moves } from '../rebalance/plan.js';
 
 export const DKV_VERSION = '0.1.0';
 
@@ -63,7 +67,7 @@ export async function statusOf(node: DkvNode): Promise<StatusResponse> {
     keys: 0,
     diskBytes: await node.store.approximateDiskBytes().catch(() => 0),
     hints: ((await node.hints?.backlogs()) ?? []).map((h) => ({ target: h.target, count: h.count, bytes: h.bytes, oldestAgeMs: h.oldestMs })),
-    operations: [],
+    operations: node.rebalancer.operations().map((o) => ({ kind: o.kind, state: o.state, done: o.done, total: o.total, bytes: o.bytes, rateBytesPerS: o.rateBytesPerS, etaMs: o.etaMs, message: o.message })),
     warnings,
     uptimeMs: Math.round(node.clock.monotonic() - node.startedAt),
     incarnation: node.store.incarnation,
@@ -104,15 +108,41 @@ export function adminService(node: DkvNode): AdminServer & UntypedServiceImpleme
           (e) => cb(toServiceError(e), null),
         );
     };
-  const notYet = (what: string, issue: string) => () => {
-    throw new DkvError('NOT_IMPLEMENTED', `${what} is not built yet in this version of dkv (${issue})`);
-  };
   return {
     status: unary(() => statusOf(node)),
     ring: unary(() => ringOf(node)),
-    join: unary(notYet('Admin.Join (online join with streaming)', 'a new node joins by starting it with --seeds'),),
-    decommission: unary(notYet('Admin.Decommission', 'see the scale out and in issue')),
-    removeNode: unary(notYet('Admin.RemoveNode', 'see the scale out and in issue')),
+    join: unary((req: JoinRequest) => {
+      const me = node.membership.selfState();
+      if (me.tokens.length > 0)
+        throw new DkvError('FAILED_PRECONDITION', `${node.id} is already a member (${me.status}); a new node joins by starting it with --seeds ${req.seeds.join(',') || 'HOST:PORT'}`);
+      return { plan: describeMoves(node.rebalancer.plannedMoves('join')), operation: undefined };
+    }),
+    decommission: unary(async (req: DecommissionRequest) => {
+      if (req.nodeId && req.nodeId !== node.id) {
+        const addr = node.membership.address(req.nodeId);
+        throw new DkvError('FAILED_PRECONDITION', `send Decommission to ${req.nodeId} itself${addr ? ` at ${addr}` : ''} (dkv decommission does this for you)`);
+      }
+      const plan = describeMoves(node.rebalancer.plannedMoves('decommission'));
+      if (!req.dryRun) await node.decommission();
+      return { plan, operation: undefined };
+    }),
+    removeNode: unary(async (req: RemoveNodeRequest) => {
+      const target = node.membership.member(req.nodeId);
+      if (!target) throw new DkvError('NOT_FOUND', `no member named ${JSON.stringify(req.nodeId)}`);
+      if (req.nodeId === node.id) throw new DkvError('FAILED_PRECONDITION', 'a node cannot remove itself: decommission it instead');
+      if (node.membership.liveness(req.nodeId) === 'up') throw new DkvError('FAILED_PRECONDITION', `${req.nodeId} is up: decommission a live node instead of removing it`);
+      const busy = node.membership.changing().filter((m) => m.nodeId !== req.nodeId);
+      if (busy.length > 0) throw new DkvError('FAILED_PRECONDITION', `a topology change is in progress (${busy.map((m) => `${m.nodeId} ${m.status}`).join(', ')}); one at a time`);
+      const cur = node.membership.ring();
+      const plan = describeMoves(moves(cur, cur.withoutNode(req.nodeId), node.config.n));
+      if (req.dryRun) return { plan, operation: undefined };
+      const op = await node.rebalancer.removeNode(req.nodeId);
+      return { plan, operation: { kind: op.kind, state: op.state, done: op.done, total: op.total, bytes: op.bytes, rateBytesPerS: 0, etaMs: 0, message: op.message } };
+    }),
+    cleanup: unary(async () => {
+      const op = await node.rebalancer.cleanup();
+      return { operation: { kind: op.kind, state: op.state, done: op.done, total: op.total, bytes: 0, rateBytesPerS: 0, etaMs: 0, message: op.message } };
+    }),
     repair: (call: ServerWritableStream<RepairRequest, RepairResponse>) => {
       let last = 0;
       node.antiEntropy

@@ -212,3 +212,90 @@ export async function watch(argv: string[], io: Out): Promise<number> {
     c.close();
   }
 }
+
+/** nodeAddress finds a member's address from the --addr node's status. */
+async function nodeAddress(v: Values, id: string): Promise<{ address: string; status: StatusResponse }> {
+  const c = client(v);
+  try {
+    const s = await c.status();
+    const m = s.members.find((x) => x.nodeId === id || x.address === id);
+    if (!m) throw new CliError(`no member named ${JSON.stringify(id)}; members: ${s.members.map((x) => x.nodeId).join(', ')}`);
+    return { address: m.address, status: s };
+  } finally {
+    c.close();
+  }
+}
+
+/** decommission NODE: the node streams its ranges away, with a progress bar, then leaves. */
+export async function decommission(argv: string[], io: Out): Promise<number> {
+  const { values: v, positionals: p } = parse(argv, { ...COMMON, 'dry-run': { type: 'boolean' } });
+  if (p.length !== 1) throw new CliError('usage: dkv decommission NODE [--dry-run]');
+  const { address } = await nodeAddress(v, p[0]);
+  const c = new DkvClient({ nodes: [address], timeoutMs: 10_000 });
+  try {
+    const r = await c.decommission(!!v['dry-run']);
+    io.out(`${v['dry-run'] ? 'would move' : 'moving'}:\n  ${r.plan.join('\n  ')}`);
+    if (v['dry-run']) return 0;
+    for (;;) {
+      await new Promise((res) => setTimeout(res, 500));
+      const s = await c.status();
+      const me = s.members.find((m) => m.nodeId === s.nodeId);
+      const op = s.operations.filter((o) => o.kind === 'decommission').pop();
+      if (op) io.err(`${bar(op.done, op.total)} ${op.done}/${op.total} ranges, ${op.bytes} B, ${Math.round(op.rateBytesPerS)} B/s, ~${Math.round(op.etaMs / 1000)}s left`);
+      if (op?.state === 'failed') throw new CliError(`decommission failed: ${op.message}`);
+      if (me?.status === MemberStatus.MEMBER_STATUS_LEFT) {
+        io.out(`${s.nodeId} has LEFT the ring: ${op?.message ?? ''}; stop it now, then run dkv cleanup on the others`);
+        return 0;
+      }
+    }
+  } finally {
+    c.close();
+  }
+}
+
+/** removenode NODE: remove a dead node; every other node re-replicates its ranges. */
+export async function removenode(argv: string[], io: Out): Promise<number> {
+  const { values: v, positionals: p } = parse(argv, { ...COMMON, 'dry-run': { type: 'boolean' } });
+  if (p.length !== 1) throw new CliError('usage: dkv removenode NODE [--dry-run]');
+  const { status: s } = await nodeAddress(v, p[0]);
+  const c = client(v);
+  try {
+    const r = await c.removeNode(p[0], !!v['dry-run']);
+    io.out(`${v['dry-run'] ? 'would re-replicate' : 're-replicating'}:\n  ${r.plan.join('\n  ')}`);
+    if (v['dry-run']) return 0;
+    io.out(`${s.nodeId}: ${r.operation?.message ?? ''}`);
+    for (const m of s.members.filter((x) => x.nodeId !== p[0] && x.nodeId !== s.nodeId && x.liveness === Liveness.LIVENESS_UP)) {
+      const other = new DkvClient({ nodes: [m.address], timeoutMs: 10_000 });
+      try {
+        const done = await other.repair((pr) => io.err(`${m.nodeId} ${bar(pr.rangesDone, pr.rangesTotal)}`));
+        io.out(`${m.nodeId}: ${done.message}`);
+      } finally {
+        other.close();
+      }
+    }
+    return 0;
+  } finally {
+    c.close();
+  }
+}
+
+/** cleanup: delete what the node (or, with --all, every node) no longer replicates. */
+export async function cleanup(argv: string[], io: Out): Promise<number> {
+  const { values: v } = parse(argv, { ...COMMON, all: { type: 'boolean' } });
+  const c = client(v);
+  try {
+    const targets = v.all ? (await c.status()).members.filter((m) => m.liveness === Liveness.LIVENESS_UP && m.status === MemberStatus.MEMBER_STATUS_NORMAL).map((m) => m.address) : [undefined];
+    for (const t of targets) {
+      const one = t ? new DkvClient({ nodes: [t], timeoutMs: 10_000 }) : c;
+      try {
+        const r = await one.cleanup();
+        io.out(`${t ?? 'node'}: ${r.operation?.message ?? 'done'}`);
+      } finally {
+        if (t) one.close();
+      }
+    }
+    return 0;
+  } finally {
+    c.close();
+  }
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { status as Status } from '@grpc/grpc-js';
 import { CliError } from './args.js';
-import { del, DkvRequestError, get, put, repair, ring, status, watch, type Out } from './commands.js';
+import { cleanup, decommission, del, DkvRequestError, get, put, removenode, repair, ring, status, watch, type Out } from './commands.js';
 import { serve, SERVE_USAGE } from './serve.js';
 
 const USAGE = `dkv — a Dynamo-style distributed key-value store
@@ -18,6 +18,10 @@ operators:
   status                   this node's view of the cluster
   ring                     the ring: tokens, shares, balance, checksum
   repair                   run Merkle anti-entropy now, with progress (--peer ID)
+  decommission NODE        stream NODE's ranges to their new owners, then it leaves (--dry-run)
+  removenode NODE          remove a dead node; the others re-replicate its ranges (--dry-run)
+  cleanup [--all]          delete data of ranges a node no longer replicates
+  (to add a node, start it: dkv serve --seeds HOST:PORT; it streams its ranges, then serves)
 
 client flags: --addr HOST:PORT[,HOST:PORT] (default $DKV_ADDR or 127.0.0.1:7001), --json,
   --timeout 5s, --consistency one|quorum|all, --r N, --w N, --strict
@@ -59,6 +63,12 @@ async function main(argv: string[]): Promise<number> {
       return ring(rest, io);
     case 'repair':
       return repair(rest, io);
+    case 'decommission':
+      return decommission(rest, io);
+    case 'removenode':
+      return removenode(rest, io);
+    case 'cleanup':
+      return cleanup(rest, io);
     case undefined:
     case 'help':
     case '--help':

@@ -1,6 +1,6 @@
 import { credentials, Metadata, status as Status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { ConsistencyLevel, KVClient, type WatchResponse, type Consistency, type GetResponse, type PutResponse, type DeleteResponse, type Receipt } from '../generated/dkv/v1/kv.js';
-import { AdminClient, type RepairResponse, type RingResponse, type StatusResponse } from '../generated/dkv/v1/admin.js';
+import { AdminClient, type CleanupResponse, type DecommissionResponse, type RemoveNodeResponse, type RepairResponse, type RingResponse, type StatusResponse } from '../generated/dkv/v1/admin.js';
 
 export type Level = 'one' | 'quorum' | 'all';
 
@@ -216,6 +216,21 @@ export class DkvClient {
         stream.cancel();
       }
     }
+  }
+
+  /** decommission asks the first node of this client (it must be the node to remove) to leave. */
+  decommission(dryRun = false): Promise<DecommissionResponse> {
+    return this.call<DecommissionResponse>(false, (i, md, o, cb) => this.admin[i].decommission({ nodeId: '', dryRun }, md, o, cb));
+  }
+
+  /** removeNode removes a dead node through the first reachable node of this client. */
+  removeNode(nodeId: string, dryRun = false): Promise<RemoveNodeResponse> {
+    return this.call<RemoveNodeResponse>(false, (i, md, o, cb) => this.admin[i].removeNode({ nodeId, dryRun }, md, { deadline: new Date(Date.now() + 10 * 60_000) }, cb));
+  }
+
+  /** cleanup deletes, on the first node of this client, what it no longer replicates. */
+  cleanup(): Promise<CleanupResponse> {
+    return this.call<CleanupResponse>(false, (i, md, o, cb) => this.admin[i].cleanup({}, md, { deadline: new Date(Date.now() + 10 * 60_000) }, cb));
   }
 
   /** forget drops the remembered context of a key (the next Put is blind). */

@@ -6,7 +6,7 @@ import type { Membership } from '../membership/membership.js';
 import { isPurgeable, type RecordStore } from '../storage/record-store.js';
 import type { ForwardOp, ForwardResult, PeerTransport, Purpose, ReplicaEntry } from '../transport/peer-transport.js';
 import { hashKey } from '../ring/hash.js';
-import { preferenceList, type PreferenceEntry } from '../ring/preference-list.js';
+import { preferenceList, primaries, type PreferenceEntry } from '../ring/preference-list.js';
 import { vvCovers, type Dot, type VersionVector } from '../versioning/dvv.js';
 import { applyWrite, contextAfterWrite, contextOf, liveValues, newVersion, nextDot, sameVersions, sync, type Version } from '../versioning/siblings.js';
 import { gather, type Gathered } from './gather.js';
@@ -54,6 +54,26 @@ export class Coordinator {
     return this.d.membership.selfId;
   }
 
+  /**
+   * writePlan is plan() plus the pending replicas: nodes the joins or decommissions in
+   * progress will make replicas of the key. They get every write but never count towards W.
+   */
+  writePlan(key: Buffer): { entries: PreferenceEntry[]; n: number; pending: Set<PreferenceEntry> } {
+    const p = this.plan(key);
+    const pending = new Set<PreferenceEntry>();
+    const future = this.d.membership.futureRing();
+    if (future !== this.d.membership.ring() && future.ownerCount > 0) {
+      const have = new Set(p.entries.flatMap((e) => [e.nodeId, e.hintedFor ?? e.nodeId]));
+      for (const id of primaries(future, hashKey(key), Math.min(this.d.config.n, future.ownerCount))) {
+        if (have.has(id)) continue;
+        const e: PreferenceEntry = { nodeId: id, primary: false };
+        pending.add(e);
+        p.entries.push(e);
+      }
+    }
+    return { ...p, pending };
+  }
+
   /** plan returns the key's replicas now: primaries, or fallbacks standing in for unusable ones. */
   plan(key: Buffer): { entries: PreferenceEntry[]; n: number } {
     const ring = this.d.membership.ring();
@@ -95,7 +115,7 @@ export class Coordinator {
   /** write coordinates a Put or Delete (forwarding it to a primary when this node is not one). */
   async write(op: ForwardOp, hops = 0, timeoutMs?: number): Promise<ForwardResult> {
     const deadline = this.deadline(timeoutMs);
-    const { entries, n } = this.plan(op.key);
+    const { entries, n, pending } = this.writePlan(op.key);
     const isPrimary = entries.some((e) => e.primary && e.nodeId === this.selfId);
     if (!isPrimary && hops === 0) {
       for (const e of entries.filter((x) => x.primary)) {
@@ -115,7 +135,7 @@ export class Coordinator {
       }
       // No primary answered: coordinate here (sloppy quorum decides who stores the write).
     }
-    return this.coordinate(op, entries, n, deadline);
+    return this.coordinate(op, entries, n, deadline, pending);
   }
 
   /**
@@ -129,7 +149,7 @@ export class Coordinator {
    * 3. a coordinator without a local record of the key (a new key, or a fallback) writes with a
    *    one-off actor, so its dot can never make a context cover an unseen earlier write.
    */
-  private async coordinate(op: ForwardOp, entries: PreferenceEntry[], n: number, deadline: number): Promise<ForwardResult> {
+  private async coordinate(op: ForwardOp, entries: PreferenceEntry[], n: number, deadline: number, pending: Set<PreferenceEntry>): Promise<ForwardResult> {
     const w = required(op.consistency, 'w', this.d.config.n, n, this.d.config.defaultConsistency);
     const self = entries.find((e) => e.nodeId === this.selfId);
     const now = this.d.clock.now();
@@ -149,7 +169,7 @@ export class Coordinator {
     };
     // A primary writes locally first; anyone else ships just the new version.
     const record = self?.primary ? await this.d.store.update(op.key, build) : build([]);
-    const counts = (e: PreferenceEntry) => !op.consistency.strict || e.primary;
+    const counts = (e: PreferenceEntry) => !pending.has(e) && (!op.consistency.strict || e.primary);
     const call = (e: PreferenceEntry) => (e === self && self.primary ? Promise.resolve() : this.writeReplica(e, op.key, record, 'write', deadline));
     const g = await gather(entries, call, w, counts, deadline, this.d.clock);
     let acked = g.ok.map((o) => o.entry);
@@ -158,7 +178,7 @@ export class Coordinator {
     if (!met && !op.consistency.strict && this.d.hints) {
       // Sloppy quorum: primaries that failed or did not answer in time are stood in for by
       // the next healthy nodes clockwise, each holding the write as a hint for its primary.
-      const missing = entries.filter((e) => e.primary && !acked.includes(e));
+      const missing = entries.filter((e) => e.primary && !acked.includes(e) && !pending.has(e));
       const extra = this.standIns(op.key, entries, missing);
       if (extra.length > 0) {
         const g2 = await gather(extra, call, w - acked.filter(counts).length, () => true, deadline, this.d.clock);
@@ -169,7 +189,7 @@ export class Coordinator {
     }
     void settled.then(() => this.hintUnacknowledged(op.key, record, entries, acked));
     if (!met) throw this.unavailable('write', 'W', w, n, { ...g, ok: g.ok.filter((o) => acked.includes(o.entry)) }, counts);
-    return { context: contextAfterWrite(record, op.context, dot), receipt: this.receipt(w, n, acked, []) };
+    return { context: contextAfterWrite(record, op.context, dot), receipt: this.receipt(w, n, acked.filter((e) => !pending.has(e)), []) };
   }
 
   /** standIns picks, for each missing primary, the next usable node clockwise not yet used. */
@@ -194,8 +214,8 @@ export class Coordinator {
    */
   private async hintUnacknowledged(key: Buffer, record: Version[], entries: PreferenceEntry[], acked: PreferenceEntry[]): Promise<void> {
     if (!this.d.hints) return;
-    const covered = new Set(acked.map((e) => (e.primary ? e.nodeId : e.hintedFor)));
-    const targets = new Set(entries.map((e) => (e.primary ? e.nodeId : e.hintedFor!)));
+    const covered = new Set(acked.map((e) => (e.primary ? e.nodeId : (e.hintedFor ?? e.nodeId))));
+    const targets = new Set(entries.map((e) => (e.primary ? e.nodeId : (e.hintedFor ?? e.nodeId))));
     for (const t of targets) {
       if (covered.has(t) || t === this.selfId) continue;
       try {

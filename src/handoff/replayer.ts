@@ -1,7 +1,9 @@
 import type { Clock, Timer } from '../time/clock.js';
 import type { Logger } from '../node/logger.js';
 import type { Membership } from '../membership/membership.js';
-import type { PeerTransport } from '../transport/peer-transport.js';
+import type { PeerTransport, ReplicaEntry } from '../transport/peer-transport.js';
+import { hashKey } from '../ring/hash.js';
+import { primaries } from '../ring/preference-list.js';
 import type { HintStore } from './hint-store.js';
 
 export interface ReplayerOptions {
@@ -33,6 +35,9 @@ export class HintReplayer {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly opts: ReplayerOptions,
+    /** local merges entries into this node's own records; n is the replication factor. */
+    private readonly local: (entries: ReplicaEntry[]) => Promise<void>,
+    private readonly n: number,
   ) {}
 
   start(): void {
@@ -52,6 +57,11 @@ export class HintReplayer {
       await this.hints.expire();
       const perTick = Math.max(1, Math.round((this.opts.maxKeysPerSecond * this.opts.intervalMs) / 1000));
       for (const target of this.hints.targets()) {
+        const member = this.membership.member(target);
+        if (!member || member.status === 'left') {
+          await this.redirect(target, perTick);
+          continue;
+        }
         if (this.membership.liveness(target) !== 'up') continue;
         const address = this.membership.address(target);
         if (!address) continue;
@@ -61,6 +71,27 @@ export class HintReplayer {
       this.log.warn(`hint replay failed: ${(e as Error).message}`);
     } finally {
       this.running = false;
+    }
+  }
+
+  /**
+   * redirect hands the hints held for a node that left the ring (decommissioned or removed)
+   * to each key's current replicas, since the target will never take them.
+   */
+  private async redirect(target: string, allowance: number): Promise<void> {
+    const ring = this.membership.ring();
+    const self = this.membership.selfId;
+    for (const h of await this.hints.batch(target, Math.min(allowance, this.opts.batchKeys))) {
+      try {
+        for (const id of primaries(ring, hashKey(h.key), Math.min(this.n, ring.ownerCount))) {
+          if (id === self) await this.local([{ key: h.key, versions: h.versions }]);
+          else await this.transport.replicaWrite(this.membership.address(id) ?? '', self, 'hint', [{ key: h.key, versions: h.versions }], this.opts.timeoutMs);
+        }
+        if (await this.hints.remove(h)) this.delivered++;
+      } catch (e) {
+        this.log.debug(`redirecting a hint for ${target} failed (${(e as Error).message}); will retry`);
+        return;
+      }
     }
   }
 

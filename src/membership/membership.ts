@@ -42,6 +42,7 @@ export class Membership {
   private readonly changeListeners: Array<(c: LivenessChange) => void> = [];
   private lastRoundAt: number | undefined;
   private currentRing: Ring = Ring.empty();
+  private nextRing: Ring = Ring.empty();
   private ringKey = '';
   private timer: Timer | undefined;
   private readonly listeners: Array<() => void> = [];
@@ -248,15 +249,45 @@ export class Membership {
   }
 
   private rebuildRing(): void {
-    const owners = [...this.table.values()].filter((m) => ownsTokens(m) && m.tokens.length > 0);
-    const key = owners
+    const withTokens = [...this.table.values()].filter((m) => m.tokens.length > 0 && m.status !== 'left');
+    const owners = withTokens.filter((m) => ownsTokens(m));
+    const key = withTokens
       .map((m) => `${m.nodeId}|${m.zone}|${m.weight}|${m.status}|${m.tokens.length}|${m.tokens[0]}|${m.version}|${m.incarnation}`)
       .sort()
       .join(';');
     if (key === this.ringKey) return;
     this.ringKey = key;
     this.currentRing = new Ring(dedupeTokens(owners));
+    // The ring once every topology change in progress completes: joining nodes in, leaving out.
+    const future = withTokens.filter((m) => m.status === 'normal' || m.status === 'joining');
+    this.nextRing = future.length === owners.length && future.every((m) => m.status === 'normal') ? this.currentRing : new Ring(dedupeTokens(future));
     for (const fn of this.listeners) fn();
+  }
+
+  /**
+   * futureRing is the ring once the joins and decommissions in progress complete. Writes also
+   * go to the nodes it adds to a key's replicas (pending replicas), so nothing written during
+   * a move is missed by the new owner.
+   */
+  futureRing(): Ring {
+    return this.nextRing;
+  }
+
+  /** changing says which members are joining or leaving now (one topology change at a time). */
+  changing(): MemberState[] {
+    return [...this.table.values()].filter((m) => m.status === 'joining' || m.status === 'leaving');
+  }
+
+  /**
+   * markRemoved records that a dead node left the ring (removenode). The row is rewritten on
+   * the dead node's behalf with a higher version, so gossip spreads it; a removed node must be
+   * wiped before it rejoins.
+   */
+  markRemoved(id: string): void {
+    const m = this.table.get(id);
+    if (!m || id === this.self.nodeId) return;
+    this.table.set(id, { ...m, status: 'left', version: m.version + 1_000_000 });
+    this.rebuildRing();
   }
 }
 

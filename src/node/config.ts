@@ -82,6 +82,8 @@ export interface NodeConfig {
   changelogMaxEntries: number;
   /** watchBufferLimit: a watcher with more events than this waiting to be read is cut off. */
   watchBufferLimit: number;
+  /** streamBytesPerS throttles each range stream of a join or decommission (0 = unthrottled). */
+  streamBytesPerS: number;
   /** shutdownGraceMs is how long SIGTERM waits for in-flight requests before cancelling them. */
   shutdownGraceMs: number;
 }
@@ -130,6 +132,7 @@ export function local(overrides: Partial<NodeConfig> = {}): NodeConfig {
     changelogRetentionMs: 3600_000,
     changelogMaxEntries: 1_000_000,
     watchBufferLimit: 10_000,
+    streamBytesPerS: 16 * MIB,
     shutdownGraceMs: 5_000,
     ...overrides,
     ...(overrides.nodeId === undefined ? { nodeId: advertise } : {}),

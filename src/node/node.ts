@@ -17,6 +17,8 @@ import { TreeCache } from '../antientropy/tree-cache.js';
 import { TombstonePurger } from '../antientropy/tombstone-purger.js';
 import { ChangeLog } from '../watch/change-log.js';
 import { serveFeed } from '../watch/feed.js';
+import { serveRange } from '../rebalance/range-stream.js';
+import { Rebalancer } from '../rebalance/rebalancer.js';
 import { WatchSession, type WatchEvent } from '../watch/watch-session.js';
 import type { ResumeToken } from '../watch/token.js';
 import { sync, type Version } from '../versioning/siblings.js';
@@ -68,6 +70,7 @@ export class DkvNode {
     readonly antiEntropy: AntiEntropy,
     readonly purger: TombstonePurger,
     readonly changeLog: ChangeLog,
+    readonly rebalancer: Rebalancer,
   ) {
     this.startedAt = clock.monotonic();
     membership.onRingChange(() => void this.persistPeers());
@@ -77,7 +80,7 @@ export class DkvNode {
           batchKeys: 200,
           maxKeysPerSecond: config.hintReplayKeysPerSecond,
           timeoutMs: config.replicaTimeoutMs,
-        })
+        }, (entries) => this.writeLocal(entries), config.n)
       : undefined;
   }
 
@@ -154,7 +157,8 @@ export class DkvNode {
       readLocal: (key, hintedFor) => node.current!.readLocal(key, hintedFor),
       writeLocal: (entries) => node.current!.writeLocal(entries),
     });
-    const antiEntropy = new AntiEntropy(store, new TreeCache(store), membership, deps.transport, clock, log, {
+    const trees = new TreeCache(store);
+    const antiEntropy = new AntiEntropy(store, trees, membership, deps.transport, clock, log, {
       intervalMs: config.antiEntropyIntervalMs,
       depth: config.merkleDepth,
       pauseMs: config.antiEntropyPauseMs,
@@ -169,9 +173,15 @@ export class DkvNode {
       n: config.n,
       timeoutMs: config.replicaTimeoutMs,
     });
+    const rebalancer = new Rebalancer(store, membership, deps.transport, antiEntropy, trees, clock, log, {
+      n: config.n,
+      streamBytesPerS: config.streamBytesPerS,
+      merkleDepth: config.merkleDepth,
+      timeoutMs: config.replicaTimeoutMs,
+    });
     const changeLog = await ChangeLog.open(store, clock, { retentionMs: config.changelogRetentionMs, maxEntries: config.changelogMaxEntries });
     store.setChangeSink(changeLog);
-    node.current = new DkvNode(config, clock, random, store, membership, coordinator, deps.transport, log, hints, antiEntropy, purger, changeLog);
+    node.current = new DkvNode(config, clock, random, store, membership, coordinator, deps.transport, log, hints, antiEntropy, purger, changeLog, rebalancer);
     return node.current;
   }
 
@@ -193,6 +203,13 @@ export class DkvNode {
         return () => undefined;
       }
       return serveFeed(this.changeLog, this.clock, req, sink);
+    },
+    streamRange: (range, after, maxBytesPerS, sink) => {
+      if (this.stopping) {
+        sink.end(new DkvError('NOT_SERVING', `${this.id} is shutting down`));
+        return () => undefined;
+      }
+      return serveRange(this.store, this.clock, range, after, maxBytesPerS, sink);
     },
   };
 
@@ -239,14 +256,58 @@ export class DkvNode {
     this.purger.start();
     this.timers.push(this.clock.setInterval(() => void this.sweep(), this.config.expirySweepIntervalMs));
     this.timers.push(this.clock.setInterval(() => void this.changeLog.trim().catch((e) => this.log.warn(`change log trim failed: ${(e as Error).message}`)), 5_000));
-    if (this.membership.selfState().tokens.length > 0) {
-      this.log.info(`restarted with ${this.membership.selfState().tokens.length} tokens, incarnation ${this.store.incarnation}`);
-      this.membership.updateSelf({ status: this.membership.selfState().status === 'joining' ? 'normal' : this.membership.selfState().status, address: this.config.advertise });
+    const me = this.membership.selfState();
+    if (me.tokens.length > 0) {
+      this.log.info(`restarted with ${me.tokens.length} tokens (${me.status}), incarnation ${this.store.incarnation}`);
+      this.membership.updateSelf({ address: this.config.advertise });
       await this.persistSelf();
+      // A join or decommission cut short by a crash resumes where its streams stopped.
+      if (me.status === 'joining') this.joinLoop = this.finishJoin();
+      if (me.status === 'leaving') this.joinLoop = this.finishDecommission();
+      if (waitForJoin) await this.joinLoop;
       return;
     }
     this.joinLoop = this.join();
     if (waitForJoin) await this.joinLoop;
+  }
+
+  /** finishJoin streams the ranges this joining node will own, then makes it NORMAL. */
+  private async finishJoin(): Promise<void> {
+    try {
+      await this.rebalancer.runStreams('join');
+      this.membership.updateSelf({ status: 'normal' });
+      await this.persistSelf();
+      this.log.info(`join complete: NORMAL; ring has ${this.membership.ring().ownerCount} node(s)`);
+    } catch (e) {
+      if (!this.stopping) this.log.error(`join failed: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * decommission makes this node leave: LEAVING while it pushes every range it holds to the
+   * node that will own it (it keeps serving meanwhile), then LEFT. Refused while another
+   * topology change is in progress.
+   */
+  async decommission(): Promise<void> {
+    const me = this.membership.selfState();
+    if (me.status !== 'normal') throw new DkvError('FAILED_PRECONDITION', `${this.id} is ${me.status}; only a NORMAL node can be decommissioned`);
+    const busy = this.membership.changing();
+    if (busy.length > 0) throw new DkvError('FAILED_PRECONDITION', `a topology change is in progress (${busy.map((m) => `${m.nodeId} ${m.status}`).join(', ')}); one at a time`);
+    if (this.membership.ring().ownerCount <= 1) throw new DkvError('FAILED_PRECONDITION', `${this.id} is the last node owning data; decommissioning it would lose every key`);
+    this.membership.updateSelf({ status: 'leaving' });
+    await this.persistSelf();
+    this.joinLoop = this.finishDecommission();
+  }
+
+  private async finishDecommission(): Promise<void> {
+    try {
+      await this.rebalancer.runStreams('decommission');
+      this.membership.updateSelf({ status: 'left' });
+      await this.persistSelf();
+      this.log.info('decommission complete: LEFT the ring; this node can be stopped');
+    } catch (e) {
+      if (!this.stopping) this.log.error(`decommission failed: ${(e as Error).message}`);
+    }
   }
 
   private async join(): Promise<void> {
@@ -264,13 +325,20 @@ export class DkvNode {
       attempt++;
       await this.clock.sleep(Math.min(2_000, 100 * attempt));
     }
+    // One topology change at a time: wait while another node joins or leaves.
+    for (let waited = 0; !this.stopping && this.membership.changing().some((m) => m.nodeId !== this.id); waited++) {
+      if (waited % 20 === 0) this.log.info(`waiting to join: ${this.membership.changing().map((m) => `${m.nodeId} is ${m.status}`).join(', ')}`);
+      await this.clock.sleep(500);
+    }
     if (this.stopping) return;
     const ring = this.membership.ring();
     const self = this.membership.selfState();
     const tokens = allocateTokens(ring.ownerCount > 0 ? ring : undefined, this.id, self.weight, { tokensPerWeight: this.config.tokensPerWeight, replicas: this.config.n, zone: self.zone }, this.random);
-    this.membership.updateSelf({ tokens, status: 'normal' });
+    const first = ring.ownerCount === 0;
+    this.membership.updateSelf({ tokens, status: first ? 'normal' : 'joining' });
     await this.persistSelf();
-    this.log.info(`joined with ${tokens.length} tokens; ring has ${this.membership.ring().ownerCount} node(s), checksum ${this.membership.ring().checksum().slice(0, 12)}`);
+    this.log.info(`took ${tokens.length} tokens (${first ? 'first node: NORMAL' : 'JOINING: streaming the ranges it will own'})`);
+    if (!first) await this.finishJoin();
   }
 
   private peersSaving = false;

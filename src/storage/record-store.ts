@@ -317,6 +317,17 @@ export class RecordStore {
     });
   }
 
+  /** drop deletes a key's record and digest (cleanup of a range this node no longer replicates). */
+  async drop(key: Buffer): Promise<boolean> {
+    const ck = cacheKeyOf(key);
+    return this.lock.with(ck, async () => {
+      this.cache.delete(ck);
+      await this.wrap(() => this.committer.write([{ type: 'del', key: dataKey(key) }, { type: 'del', key: digestKey(hashKey(key), key) }]));
+      this.changed(key);
+      return true;
+    });
+  }
+
   /** dropIndexEntry removes a stale tombstone index entry (the key was written again). */
   async dropIndexEntry(indexKey: Buffer): Promise<void> {
     await this.commit([{ type: 'del', key: indexKey }]);

@@ -1,10 +1,11 @@
 import { credentials, Metadata, status as Status, type CallOptions, type Client, type ServiceError } from '@grpc/grpc-js';
 import { DkvError } from '../errors.js';
-import { InternodeClient, type ChangeFeedResponse, type ForwardResponse, type GossipResponse, type MerkleHashesResponse, type MerkleLeafKeysResponse, type ReplicaReadResponse } from '../generated/dkv/internode/v1/internode.js';
+import { InternodeClient, type StreamRangeResponse, type ChangeFeedResponse, type ForwardResponse, type GossipResponse, type MerkleHashesResponse, type MerkleLeafKeysResponse, type ReplicaReadResponse } from '../generated/dkv/internode/v1/internode.js';
 import { fromServiceError } from '../api/status.js';
 import { recordFromProto, recordToProto } from '../storage/record-codec.js';
 import type { GossipMessage } from '../membership/member-table.js';
 import type { FeedRequest, FeedSink } from '../watch/feed.js';
+import { decodeCursor, encodeCursor, type RangeCursor, type RangeSink } from '../rebalance/range-stream.js';
 import type { Version } from '../versioning/siblings.js';
 import type { ForwardOp, ForwardResult, KeyDigestEntry, MerkleRef, PeerTransport, Purpose, ReplicaEntry } from './peer-transport.js';
 import { forwardResultFromWire, forwardToWire, memberFromWire, memberToWire, PROTOCOL_VERSION, purposeToWire } from './internode-codec.js';
@@ -88,6 +89,26 @@ export class GrpcTransport implements PeerTransport {
     call.on('data', (m: ChangeFeedResponse) =>
       sink.send({ seq: m.seq, incarnation: m.incarnation, resync: m.resync || undefined, change: m.key.length > 0 ? { key: m.key, versions: recordFromProto(m.record ?? { versions: [] }) } : undefined }),
     );
+    call.on('error', (e: ServiceError) => end(fromServiceError(e)));
+    call.on('end', () => end());
+    return () => {
+      ended = true;
+      call.cancel();
+    };
+  }
+
+  streamRange(address: string, range: { start: number; end: number }, after: RangeCursor | undefined, maxBytesPerS: number, sink: RangeSink): () => void {
+    const call = this.client(address).streamRange({ protocolVersion: PROTOCOL_VERSION, range, afterKey: encodeCursor(after), maxBytesPerS }, new Metadata());
+    let ended = false;
+    const end = (err?: Error) => {
+      if (ended) return;
+      ended = true;
+      sink.end(err);
+    };
+    call.on('data', (m: StreamRangeResponse) => {
+      const entries = m.entries.map((e) => ({ key: e.key, versions: recordFromProto(e.record ?? { versions: [] }) }));
+      sink.send({ entries, last: decodeCursor(m.lastKey), done: m.done, bytes: entries.reduce((s, e) => s + e.key.length, 0) + m.entries.reduce((s, e) => s + (e.record ? e.record.versions.reduce((t, v) => t + v.value.length + 32, 0) : 0), 0) });
+    });
     call.on('error', (e: ServiceError) => end(fromServiceError(e)));
     call.on('end', () => end());
     return () => {

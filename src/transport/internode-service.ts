@@ -23,6 +23,7 @@ import { recordFromProto, recordToProto } from '../storage/record-codec.js';
 import { toServiceError } from '../api/status.js';
 import { timeoutOf } from '../api/wire.js';
 import type { InternodeHandler, MerkleRef } from './peer-transport.js';
+import { decodeCursor, encodeCursor } from '../rebalance/range-stream.js';
 import { forwardFromWire, forwardResultToWire, memberFromWire, memberToWire, PROTOCOL_VERSION, purposeFromWire } from './internode-codec.js';
 
 function merkleRef(req: { range?: { start: number; end: number }; depth: number }): MerkleRef {
@@ -46,7 +47,6 @@ export function internodeService(h: InternodeHandler, nodeId: string): Internode
       (e) => cb(toServiceError(e), null),
     );
   }
-  const notYet = (what: string) => new DkvError('NOT_IMPLEMENTED', `${what} is not built yet in this version of dkv`);
 
   return {
     replicaWrite: (call: ServerUnaryCall<ReplicaWriteRequest, ReplicaWriteResponse>, cb: sendUnaryData<ReplicaWriteResponse>) =>
@@ -76,7 +76,16 @@ export function internodeService(h: InternodeHandler, nodeId: string): Internode
     merkleLeafKeys: (call: ServerUnaryCall<MerkleLeafKeysRequest, MerkleLeafKeysResponse>, cb: sendUnaryData<MerkleLeafKeysResponse>) =>
       unary(call, cb, async (req) => ({ keys: await h.merkleLeafKeys(merkleRef(req), req.leaves) })),
     streamRange: (call: ServerWritableStream<StreamRangeRequest, StreamRangeResponse>) => {
-      call.emit('error', toServiceError(notYet('range streaming')));
+      const r = call.request;
+      if (!r.range) {
+        call.emit('error', toServiceError(invalidArgument('range', 'is required')));
+        return;
+      }
+      const cancel = h.streamRange({ start: r.range.start, end: r.range.end }, decodeCursor(r.afterKey), r.maxBytesPerS, {
+        send: (c) => call.write({ entries: c.entries.map((e) => ({ key: e.key, record: recordToProto(e.versions), hintedFor: '' })), lastKey: encodeCursor(c.last), done: c.done }),
+        end: (err) => (err ? call.emit('error', toServiceError(err)) : call.end()),
+      });
+      call.on('cancelled', cancel);
     },
     changeFeed: (call: ServerWritableStream<ChangeFeedRequest, ChangeFeedResponse>) => {
       const r = call.request;

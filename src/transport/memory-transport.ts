@@ -4,6 +4,7 @@ import type { Random } from '../time/random.js';
 import { decodeRecord, encodeRecord } from '../storage/record-codec.js';
 import type { GossipMessage } from '../membership/member-table.js';
 import type { FeedRequest, FeedSink } from '../watch/feed.js';
+import type { RangeCursor, RangeSink } from '../rebalance/range-stream.js';
 import type { Version } from '../versioning/siblings.js';
 import type { ForwardOp, ForwardResult, InternodeHandler, KeyDigestEntry, MerkleRef, PeerTransport, Purpose, ReplicaEntry } from './peer-transport.js';
 
@@ -205,6 +206,38 @@ class MemoryTransport implements PeerTransport {
         end: (err) => end(err),
       },
     );
+    return () => {
+      open = false;
+      cancel?.();
+    };
+  }
+
+  streamRange(address: string, range: { start: number; end: number }, after: RangeCursor | undefined, maxBytesPerS: number, sink: RangeSink): () => void {
+    let open = true;
+    const end = (err?: Error) => {
+      if (!open) return;
+      open = false;
+      cancel?.();
+      queueMicrotask(() => sink.end(err));
+    };
+    const h = this.closed ? undefined : this.net.handlerOf(address);
+    if (!h) {
+      end(new DkvError('PEER_UNAVAILABLE', `${address}: connection refused`));
+      return () => undefined;
+    }
+    const cancel: (() => void) | undefined = h.streamRange({ ...range }, after, maxBytesPerS, {
+      send: (c) => {
+        if (!open) return true;
+        if (this.closed || !this.net.linkUp(address, this.self) || this.net.handlerOf(address) !== h) {
+          end(new DkvError('PEER_UNAVAILABLE', `${address}: range stream broken`));
+          return true;
+        }
+        const copy = { ...c, entries: c.entries.map((e) => ({ key: Buffer.from(e.key), versions: copyVersions(e.versions) })) };
+        queueMicrotask(() => open && sink.send(copy));
+        return true;
+      },
+      end: (err) => end(err),
+    });
     return () => {
       open = false;
       cancel?.();

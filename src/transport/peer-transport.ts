@@ -4,6 +4,7 @@ import type { ConsistencyRequest } from '../coordinator/quorum.js';
 import type { Receipt } from '../coordinator/receipt.js';
 import type { GossipMessage } from '../membership/member-table.js';
 import type { FeedRequest, FeedSink } from '../watch/feed.js';
+import type { RangeCursor, RangeSink } from '../rebalance/range-stream.js';
 
 /** Purpose says why records are written to a replica (limits never apply to any of them). */
 export type Purpose = 'write' | 'read-repair' | 'hint' | 'anti-entropy' | 'stream';
@@ -53,6 +54,8 @@ export interface InternodeHandler {
   merkleLeafKeys(ref: MerkleRef, leaves: number[]): Promise<KeyDigestEntry[]>;
   /** changeFeed streams this node's change log into sink; returns the cancel function. */
   changeFeed(req: FeedRequest, sink: FeedSink): () => void;
+  /** streamRange streams this node's records of a ring range (start, end] after a cursor. */
+  streamRange(range: { start: number; end: number }, after: RangeCursor | undefined, maxBytesPerS: number, sink: RangeSink): () => void;
 }
 
 /**
@@ -69,6 +72,8 @@ export interface PeerTransport {
   merkleLeafKeys(address: string, ref: MerkleRef, leaves: number[], timeoutMs: number): Promise<KeyDigestEntry[]>;
   /** changeFeed opens a peer's change feed (no deadline: it lives until cancelled or broken). */
   changeFeed(address: string, req: FeedRequest, sink: FeedSink): () => void;
+  /** streamRange opens a peer's range stream (no deadline; cancel to stop). */
+  streamRange(address: string, range: { start: number; end: number }, after: RangeCursor | undefined, maxBytesPerS: number, sink: RangeSink): () => void;
   /** close releases every channel. */
   close(): void;
 }

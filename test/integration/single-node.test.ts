@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentials, Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { KVClient, ConsistencyLevel, WatchEventKind, GetRequest, PutRequest, DeleteRequest, type GetResponse, type PutResponse } from '../../src/generated/dkv/v1/kv.js';
+import { KVClient, ConsistencyLevel, GetRequest, PutRequest, DeleteRequest, type GetResponse, type PutResponse } from '../../src/generated/dkv/v1/kv.js';
 import { AdminClient } from '../../src/generated/dkv/v1/admin.js';
 import { DkvRequestError } from '../../src/client/dkv-client.js';
 import { Cluster, CLI, TestNode } from '../helpers/cluster.js';
@@ -106,12 +106,12 @@ describe('a single dkv node (real process, LevelDB on disk)', () => {
     }
   });
 
-  it('answers UNIMPLEMENTED, saying so, for features not built yet', async () => {
+  it('refuses to decommission the last node owning data, saying why', async () => {
     const admin = new AdminClient(node.address, credentials.createInsecure());
     try {
-      const e = (await unary(admin.decommission.bind(admin), { nodeId: 'n1', dryRun: true }).catch((x) => x)) as ServiceError;
-      expect(e.code).toBe(Status.UNIMPLEMENTED);
-      expect(e.details).toMatch(/not built yet/);
+      const e = (await unary(admin.decommission.bind(admin), { nodeId: '', dryRun: false }).catch((x) => x)) as ServiceError;
+      expect(e.code).toBe(Status.FAILED_PRECONDITION);
+      expect(e.details).toMatch(/last node owning data/);
     } finally {
       admin.close();
     }
@@ -178,12 +178,4 @@ describe('a single dkv node (real process, LevelDB on disk)', () => {
     }
   });
 
-  it('ends Watch with UNIMPLEMENTED until watch is built', async () => {
-    const stream = kv.watch({ key: Buffer.from('w'), prefix: Buffer.alloc(0), resumeToken: Buffer.alloc(0) });
-    const err = await new Promise<ServiceError>((resolve) => {
-      stream.on('data', (m) => expect(m.kind).not.toBe(WatchEventKind.WATCH_EVENT_KIND_PUT));
-      stream.on('error', resolve);
-    });
-    expect(err.code).toBe(Status.UNIMPLEMENTED);
-  });
 });

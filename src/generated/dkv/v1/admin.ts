@@ -330,6 +330,16 @@ export interface RepairResponse {
   message: string;
 }
 
+/** CleanupRequest has no fields. */
+export interface CleanupRequest {
+}
+
+/** CleanupResponse reports a cleanup. */
+export interface CleanupResponse {
+  /** operation is the finished cleanup with its counts in message. */
+  operation?: Operation | undefined;
+}
+
 function createBaseMember(): Member {
   return {
     nodeId: "",
@@ -2395,6 +2405,127 @@ export const RepairResponse: MessageFns<RepairResponse> = {
   },
 };
 
+function createBaseCleanupRequest(): CleanupRequest {
+  return {};
+}
+
+export const CleanupRequest: MessageFns<CleanupRequest> = {
+  encode(_: CleanupRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CleanupRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCleanupRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): CleanupRequest {
+    return {};
+  },
+
+  toJSON(_: CleanupRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<CleanupRequest>): CleanupRequest {
+    return CleanupRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<CleanupRequest>): CleanupRequest {
+    const message = createBaseCleanupRequest();
+    return message;
+  },
+};
+
+function createBaseCleanupResponse(): CleanupResponse {
+  return { operation: undefined };
+}
+
+export const CleanupResponse: MessageFns<CleanupResponse> = {
+  encode(message: CleanupResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.operation !== undefined) {
+      Operation.encode(message.operation, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CleanupResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCleanupResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.operation = Operation.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CleanupResponse {
+    return { operation: isSet(object.operation) ? Operation.fromJSON(object.operation) : undefined };
+  },
+
+  toJSON(message: CleanupResponse): unknown {
+    const obj: any = {};
+    if (message.operation !== undefined) {
+      obj.operation = Operation.toJSON(message.operation);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CleanupResponse>): CleanupResponse {
+    return CleanupResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CleanupResponse>): CleanupResponse {
+    const message = createBaseCleanupResponse();
+    message.operation = (object.operation !== undefined && object.operation !== null)
+      ? Operation.fromPartial(object.operation)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * Admin is the operator API of a dkv node: membership, ring and long-running maintenance.
  * Every node serves it; membership changes are gossiped, so any node can be asked.
@@ -2468,6 +2599,19 @@ export const AdminService = {
     responseDeserialize: (value: Buffer): RemoveNodeResponse => RemoveNodeResponse.decode(value),
   },
   /**
+   * Cleanup deletes the records of ranges the receiving node no longer replicates (after
+   * joins, decommissions or removals moved them), and reports how many it deleted.
+   */
+  cleanup: {
+    path: "/dkv.v1.Admin/Cleanup" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CleanupRequest): Buffer => Buffer.from(CleanupRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CleanupRequest => CleanupRequest.decode(value),
+    responseSerialize: (value: CleanupResponse): Buffer => Buffer.from(CleanupResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CleanupResponse => CleanupResponse.decode(value),
+  },
+  /**
    * Repair runs one anti-entropy pass between this node and the other replicas of its
    * ranges, streaming progress; the last message has done = true and the summary.
    */
@@ -2508,6 +2652,11 @@ export interface AdminServer extends UntypedServiceImplementation {
    * every key is on N nodes again.
    */
   removeNode: handleUnaryCall<RemoveNodeRequest, RemoveNodeResponse>;
+  /**
+   * Cleanup deletes the records of ranges the receiving node no longer replicates (after
+   * joins, decommissions or removals moved them), and reports how many it deleted.
+   */
+  cleanup: handleUnaryCall<CleanupRequest, CleanupResponse>;
   /**
    * Repair runs one anti-entropy pass between this node and the other replicas of its
    * ranges, streaming progress; the last message has done = true and the summary.
@@ -2604,6 +2753,25 @@ export interface AdminClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RemoveNodeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Cleanup deletes the records of ranges the receiving node no longer replicates (after
+   * joins, decommissions or removals moved them), and reports how many it deleted.
+   */
+  cleanup(
+    request: CleanupRequest,
+    callback: (error: ServiceError | null, response: CleanupResponse) => void,
+  ): ClientUnaryCall;
+  cleanup(
+    request: CleanupRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CleanupResponse) => void,
+  ): ClientUnaryCall;
+  cleanup(
+    request: CleanupRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CleanupResponse) => void,
   ): ClientUnaryCall;
   /**
    * Repair runs one anti-entropy pass between this node and the other replicas of its

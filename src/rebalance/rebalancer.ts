@@ -1,0 +1,278 @@
+import { DkvError } from '../errors.js';
+import type { Clock } from '../time/clock.js';
+import type { Logger } from '../node/logger.js';
+import type { Membership } from '../membership/membership.js';
+import type { RecordStore } from '../storage/record-store.js';
+import type { PeerTransport } from '../transport/peer-transport.js';
+import type { AntiEntropy, RepairProgress } from '../antientropy/anti-entropy.js';
+import type { TreeCache } from '../antientropy/tree-cache.js';
+import { fitDepth, type RingRange } from '../antientropy/merkle.js';
+import { scanDigests } from '../antientropy/digest-index.js';
+import { encodeRecord } from '../storage/record-codec.js';
+import { hashKey } from '../ring/hash.js';
+import { primaries } from '../ring/preference-list.js';
+import { moves, type Move } from './plan.js';
+import type { RangeCursor } from './range-stream.js';
+
+export type OperationKind = 'join' | 'decommission' | 'removenode' | 'cleanup';
+
+/** OperationStatus is a long operation's progress (Admin.Status lists them). */
+export interface OperationStatus {
+  kind: OperationKind;
+  state: 'running' | 'done' | 'failed';
+  done: number;
+  total: number;
+  bytes: number;
+  rateBytesPerS: number;
+  etaMs: number;
+  message: string;
+}
+
+interface Progress {
+  kind: 'join' | 'decommission';
+  ranges: Array<{ start: number; end: number; peer: string; done: boolean; cursor?: string }>;
+  bytes: number;
+}
+
+export interface RebalancerOptions {
+  n: number;
+  /** streamBytesPerS throttles each range stream (0 = unthrottled). */
+  streamBytesPerS: number;
+  merkleDepth: number;
+  timeoutMs: number;
+}
+
+/**
+ * Rebalancer moves data when the ring changes (the Cassandra bootstrap / decommission /
+ * removenode model): a JOINING node pulls each range it will own from a current replica;
+ * a LEAVING node pushes each range it holds to the node that will own it. Streams are
+ * throttled and resumable: the last confirmed key of every range is kept in the node's
+ * metadata, so a crash of either side continues from there, not from zero. Each moved range is
+ * then checked by comparing Merkle roots, and reconciled by an anti-entropy exchange if writes
+ * landed meanwhile. While a move runs, coordinators also send writes to the new owners.
+ */
+export class Rebalancer {
+  private readonly ops: OperationStatus[] = [];
+
+  constructor(
+    private readonly store: RecordStore,
+    private readonly membership: Membership,
+    private readonly transport: PeerTransport,
+    private readonly antiEntropy: AntiEntropy,
+    private readonly trees: TreeCache,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly opts: RebalancerOptions,
+  ) {}
+
+  operations(): OperationStatus[] {
+    return this.ops.slice(-10);
+  }
+
+  running(): OperationStatus | undefined {
+    return this.ops.find((o) => o.state === 'running');
+  }
+
+  /** plannedMoves lists the ranges a join (self joining) or a decommission (self leaving) moves. */
+  plannedMoves(kind: 'join' | 'decommission'): Move[] {
+    const self = this.membership.selfId;
+    const cur = this.membership.ring();
+    if (kind === 'join') {
+      const future = this.membership.futureRing();
+      return moves(cur.node(self) ? cur.withoutNode(self) : cur, future.node(self) ? future : cur, this.opts.n).filter((m) => m.to === self);
+    }
+    return moves(cur, cur.withoutNode(self), this.opts.n).filter((m) => m.from.includes(self));
+  }
+
+  /** runStreams performs (or resumes) the join or decommission streams of this node. */
+  async runStreams(kind: 'join' | 'decommission'): Promise<void> {
+    const op = this.start(kind);
+    try {
+      const saved = await this.store.getMeta('stream-progress');
+      let p = saved ? (JSON.parse(saved.toString('utf8')) as Progress) : undefined;
+      if (!p || p.kind !== kind) {
+        p = { kind, bytes: 0, ranges: this.plannedMoves(kind).map((m) => ({ start: m.range.start, end: m.range.end, peer: kind === 'join' ? m.from.join(',') : m.to, done: false })) };
+        await this.saveProgress(p);
+      } else {
+        this.log.info(`${kind}: resuming: ${p.ranges.filter((r) => r.done).length}/${p.ranges.length} ranges already done, ${p.bytes} bytes streamed before`);
+      }
+      op.total = p.ranges.length;
+      op.done = p.ranges.filter((r) => r.done).length;
+      const startBytes = p.bytes;
+      const startedAt = this.clock.monotonic();
+      for (const r of p.ranges) {
+        if (r.done) continue;
+        const range = { start: r.start, end: r.end };
+        if (kind === 'join') await this.pull(range, r.peer.split(','), r, p, op);
+        else await this.push(range, r.peer, r, p, op);
+        await this.verify(range, kind === 'join' ? r.peer.split(',') : [r.peer]);
+        r.done = true;
+        op.done++;
+        await this.saveProgress(p);
+        const secs = (this.clock.monotonic() - startedAt) / 1000;
+        op.rateBytesPerS = secs > 0 ? (p.bytes - startBytes) / secs : 0;
+        op.etaMs = op.done > 0 ? Math.round(((this.clock.monotonic() - startedAt) / op.done) * (op.total - op.done)) : 0;
+      }
+      op.message = `${kind} streamed ${p.bytes - startBytes} bytes in this run (${p.bytes} in all) over ${p.ranges.length} range(s)`;
+      this.log.info(op.message);
+      await this.store.putMeta('stream-progress', Buffer.from('{}'));
+      op.state = 'done';
+    } catch (e) {
+      op.state = 'failed';
+      op.message = (e as Error).message;
+      throw e;
+    }
+  }
+
+  /** pull streams one range from the first source that answers, resuming at the cursor. */
+  private async pull(range: RingRange, sources: string[], r: Progress['ranges'][number], p: Progress, op: OperationStatus): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const source = sources[attempt % sources.length];
+      const address = this.membership.address(source);
+      if (address && this.membership.liveness(source) !== 'down') {
+        try {
+          await new Promise<void>((resolve, reject) => {
+            let chain = Promise.resolve();
+            this.transport.streamRange(address, range, r.cursor ? decodeCursorB64(r.cursor) : undefined, this.opts.streamBytesPerS, {
+              send: (c) => {
+                chain = chain.then(async () => {
+                  if (c.entries.length) await this.store.merge(c.entries);
+                  if (c.last) r.cursor = encodeCursorB64(c.last);
+                  p.bytes += c.bytes;
+                  op.bytes = p.bytes;
+                  await this.saveProgress(p);
+                });
+                return true;
+              },
+              end: (err) => void chain.then(() => (err ? reject(err) : resolve()), reject),
+            });
+          });
+          return;
+        } catch (e) {
+          this.log.warn(`streaming (${range.start}, ${range.end}] from ${source} failed: ${(e as Error).message}; retrying from the last confirmed key`);
+        }
+      }
+      if (attempt > 200) throw new DkvError('PEER_UNAVAILABLE', `no replica of (${range.start}, ${range.end}] could stream it`);
+      await this.clock.sleep(Math.min(2_000, 200 * (attempt + 1)));
+    }
+  }
+
+  /** push sends one range's records to its new owner in batches, resuming at the cursor. */
+  private async push(range: RingRange, to: string, r: Progress['ranges'][number], p: Progress, op: OperationStatus): Promise<void> {
+    const self = this.membership.selfId;
+    for (let attempt = 0; ; attempt++) {
+      const address = this.membership.address(to);
+      try {
+        if (!address) throw new DkvError('PEER_UNAVAILABLE', `no address for ${to}`);
+        let batch: Array<{ key: Buffer; pos: number }> = [];
+        const startedAt = this.clock.monotonic();
+        let sent = 0;
+        const flush = async () => {
+          const records = await this.store.readMany(batch.map((b) => b.key));
+          const entries = batch.map((b, i) => ({ key: b.key, versions: records[i] })).filter((e) => e.versions.length > 0);
+          const bytes = entries.reduce((s, e) => s + e.key.length + encodeRecord(e.versions).length, 0);
+          if (entries.length) await this.transport.replicaWrite(address, self, 'stream', entries, this.opts.timeoutMs);
+          const last = batch[batch.length - 1];
+          r.cursor = encodeCursorB64({ pos: last.pos, key: last.key });
+          p.bytes += bytes;
+          op.bytes = p.bytes;
+          sent += bytes;
+          batch = [];
+          await this.saveProgress(p);
+          if (this.opts.streamBytesPerS > 0) {
+            const wait = startedAt + (sent / this.opts.streamBytesPerS) * 1000 - this.clock.monotonic();
+            if (wait > 0) await this.clock.sleep(wait);
+          }
+        };
+        for await (const e of scanDigests(this.store, range, r.cursor ? decodeCursorB64(r.cursor) : undefined)) {
+          batch.push({ key: e.key, pos: e.pos });
+          if (batch.length >= 200) await flush();
+        }
+        if (batch.length) await flush();
+        return;
+      } catch (e) {
+        this.log.warn(`pushing (${range.start}, ${range.end}] to ${to} failed: ${(e as Error).message}; retrying from the last confirmed key`);
+        if (attempt > 200) throw e;
+        await this.clock.sleep(Math.min(2_000, 200 * (attempt + 1)));
+      }
+    }
+  }
+
+  /** verify compares the range's Merkle root with each peer and reconciles a difference. */
+  private async verify(range: RingRange, peers: string[]): Promise<void> {
+    const depth = fitDepth(range, this.opts.merkleDepth);
+    const mine = (await this.trees.tree(range, depth)).root();
+    for (const peer of peers) {
+      const address = this.membership.address(peer);
+      if (!address || this.membership.liveness(peer) === 'down') continue;
+      try {
+        const [theirs] = await this.transport.merkleHashes(address, { ...range, depth }, [0], this.opts.timeoutMs);
+        if (theirs && Buffer.compare(theirs, mine) !== 0) {
+          const p: RepairProgress = { rangesDone: 0, rangesTotal: 1, keysCompared: 0, keysRepaired: 0, bytesExchanged: 0, done: false, message: '' };
+          await this.antiEntropy.exchange(range, address, p);
+          this.log.info(`range (${range.start}, ${range.end}] reconciled with ${peer} after streaming: ${p.keysRepaired} key(s)`);
+        }
+        return;
+      } catch (e) {
+        this.log.warn(`checking (${range.start}, ${range.end}] against ${peer} failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** removeNode marks a dead node as left and re-replicates what this node now holds for it. */
+  async removeNode(id: string): Promise<OperationStatus> {
+    const op = this.start('removenode');
+    this.membership.markRemoved(id);
+    try {
+      const r = await this.antiEntropy.repair((p) => {
+        op.done = p.rangesDone;
+        op.total = p.rangesTotal;
+        op.bytes = p.bytesExchanged;
+      });
+      op.message = `${id} removed; re-replication on this node: ${r.message}`;
+      op.state = 'done';
+    } catch (e) {
+      op.state = 'failed';
+      op.message = (e as Error).message;
+    }
+    return op;
+  }
+
+  /** cleanup deletes the records of keys this node no longer replicates (now or after the change in progress). */
+  async cleanup(): Promise<OperationStatus> {
+    const op = this.start('cleanup');
+    const self = this.membership.selfId;
+    const ring = this.membership.ring();
+    const future = this.membership.futureRing();
+    const mine = (r: typeof ring, key: Buffer) => r.ownerCount > 0 && primaries(r, hashKey(key), Math.min(this.opts.n, r.ownerCount)).includes(self);
+    const gone: Buffer[] = [];
+    for await (const e of scanDigests(this.store, { start: 0, end: 0 })) {
+      op.total++;
+      if (!mine(ring, e.key) && !mine(future, e.key)) gone.push(e.key);
+    }
+    for (const key of gone) if (await this.store.drop(key)) op.done++;
+    op.message = `deleted ${op.done} record(s) of ranges this node no longer replicates, kept ${op.total - op.done}`;
+    op.state = 'done';
+    this.log.info(`cleanup: ${op.message}`);
+    return op;
+  }
+
+  private start(kind: OperationKind): OperationStatus {
+    const op: OperationStatus = { kind, state: 'running', done: 0, total: 0, bytes: 0, rateBytesPerS: 0, etaMs: 0, message: '' };
+    this.ops.push(op);
+    return op;
+  }
+
+  private async saveProgress(p: Progress): Promise<void> {
+    await this.store.putMeta('stream-progress', Buffer.from(JSON.stringify(p), 'utf8'));
+  }
+}
+
+function encodeCursorB64(c: RangeCursor): string {
+  return `${c.pos}:${c.key.toString('base64')}`;
+}
+
+function decodeCursorB64(s: string): RangeCursor {
+  const i = s.indexOf(':');
+  return { pos: Number(s.slice(0, i)), key: Buffer.from(s.slice(i + 1), 'base64') };
+}
