@@ -26,7 +26,8 @@ export class TreeCache {
 
   constructor(
     private readonly store: RecordStore,
-    private readonly maxTrees = 512,
+    /** maxBytes bounds the hashes held by cached trees (16 bytes per tree node). */
+    private readonly maxBytes = 64 * 1024 * 1024,
   ) {
     store.onChange((key) => this.invalidate(hashKey(key)));
   }
@@ -75,8 +76,14 @@ export class TreeCache {
     return collectDigests(this.store, leafBounds(leaf, range, depth));
   }
 
+  private bytes(): number {
+    let b = 0;
+    for (const c of this.trees.values()) b += (2 ** (c.tree.depth + 1) - 1) * 16;
+    return b;
+  }
+
   private evict(): void {
-    while (this.trees.size > this.maxTrees) {
+    while (this.trees.size > 1 && this.bytes() > this.maxBytes) {
       let oldest: string | undefined;
       let at = Infinity;
       for (const [id, c] of this.trees) if (!c.pendingDuringBuild && c.usedAt < at) [oldest, at] = [id, c.usedAt];

@@ -37,6 +37,9 @@ export function toServiceError(e: unknown): Partial<ServiceError> {
 
 function asDkvError(e: unknown): DkvError {
   if (e instanceof DkvError) return e;
+  // Malformed records or contexts from a peer or client are bad input, not a bug.
+  const name = (e as Error)?.name;
+  if (name === 'RecordCorruptError' || name === 'ContextError') return new DkvError('INVALID_ARGUMENT', `malformed input: ${(e as Error).message}`, {}, { cause: e });
   const msg = e instanceof Error ? e.message : String(e);
   return new DkvError('INTERNAL', `internal error: ${msg}`, {}, { cause: e });
 }

@@ -10,7 +10,7 @@ import { preferenceList, primaries, type PreferenceEntry } from '../ring/prefere
 import { vvCovers, type Dot, type VersionVector } from '../versioning/dvv.js';
 import { applyWrite, contextAfterWrite, contextOf, liveValues, newVersion, nextDot, sameVersions, sync, type Version } from '../versioning/siblings.js';
 import { gather, type Gathered } from './gather.js';
-import { required, type ConsistencyRequest } from './quorum.js';
+import { checkQuorums, required, type ConsistencyRequest } from './quorum.js';
 import type { Receipt, ReplicaAck } from './receipt.js';
 
 export interface GetResult {
@@ -88,6 +88,7 @@ export class Coordinator {
   }
 
   async get(key: Buffer, c: ConsistencyRequest, timeoutMs?: number): Promise<GetResult> {
+    checkQuorums(c, this.d.config.n);
     const deadline = this.deadline(timeoutMs);
     const { entries, n } = this.plan(key);
     const r = required(c, 'r', this.d.config.n, n, this.d.config.defaultConsistency);
@@ -114,6 +115,7 @@ export class Coordinator {
 
   /** write coordinates a Put or Delete (forwarding it to a primary when this node is not one). */
   async write(op: ForwardOp, hops = 0, timeoutMs?: number): Promise<ForwardResult> {
+    checkQuorums(op.consistency, this.d.config.n);
     const deadline = this.deadline(timeoutMs);
     const { entries, n, pending } = this.writePlan(op.key);
     const isPrimary = entries.some((e) => e.primary && e.nodeId === this.selfId);
@@ -174,7 +176,7 @@ export class Coordinator {
     const g = await gather(entries, call, w, counts, deadline, this.d.clock);
     let acked = g.ok.map((o) => o.entry);
     let met = g.met;
-    let settled: Promise<unknown> = g.settled;
+    let settled: Promise<Array<{ ok: Array<{ entry: PreferenceEntry }> }>> = g.settled.then((x) => [x]);
     if (!met && !op.consistency.strict && this.d.hints) {
       // Sloppy quorum: primaries that failed or did not answer in time are stood in for by
       // the next healthy nodes clockwise, each holding the write as a hint for its primary.
@@ -187,7 +189,8 @@ export class Coordinator {
         settled = Promise.all([g.settled, g2.settled]);
       }
     }
-    void settled.then(() => this.hintUnacknowledged(op.key, record, entries, acked));
+    // Hints go only to replicas that never acknowledged, also counting acks after the response.
+    void settled.then((all) => this.hintUnacknowledged(op.key, record, entries, all.flatMap((x) => x.ok.map((o) => o.entry))));
     if (!met) throw this.unavailable('write', 'W', w, n, { ...g, ok: g.ok.filter((o) => acked.includes(o.entry)) }, counts);
     return { context: contextAfterWrite(record, op.context, dot), receipt: this.receipt(w, n, acked.filter((e) => !pending.has(e)), []) };
   }

@@ -60,3 +60,15 @@ export function outcome(t: ReplyTally): 'met' | 'impossible' | 'pending' {
   if (t.total - t.failed < t.needed) return 'impossible';
   return 'pending';
 }
+
+/**
+ * checkQuorums validates both explicit counts of a request, also the one the operation does
+ * not use (a Put with r = 4 is as malformed as a Get with r = 4).
+ */
+export function checkQuorums(c: ConsistencyRequest, configuredN: number): void {
+  for (const kind of ['r', 'w'] as const) {
+    const v = c[kind];
+    if (v !== undefined && v !== 0 && (!Number.isInteger(v) || v < 1 || v > configuredN))
+      throw invalidArgument(`consistency.${kind}`, `must be in [1, N=${configuredN}], got ${v}`, configuredN);
+  }
+}

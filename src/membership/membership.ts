@@ -1,3 +1,4 @@
+import { DkvError } from '../errors.js';
 import type { Clock, Timer } from '../time/clock.js';
 import type { Random } from '../time/random.js';
 import type { PeerTransport } from '../transport/peer-transport.js';
@@ -162,7 +163,7 @@ export class Membership {
   /** handleGossip merges a peer's table and answers with ours (the receiving side of push-pull). */
   handleGossip(msg: GossipMessage): GossipMessage {
     if (msg.clusterName !== this.cfg.clusterName) {
-      throw new Error(`gossip from cluster ${JSON.stringify(msg.clusterName)} refused: this node is in ${JSON.stringify(this.cfg.clusterName)}`);
+      throw new DkvError('FAILED_PRECONDITION', `gossip from cluster ${JSON.stringify(msg.clusterName)} refused: this node is in ${JSON.stringify(this.cfg.clusterName)}`);
     }
     this.merge(msg.members);
     return this.message();

@@ -29,6 +29,9 @@ import { type Version, MAX_ACTOR_LENGTH, versionProblem } from '../versioning/ve
 /** MAX_CONTEXT_ENTRIES bounds the actors a client context may name. */
 export const MAX_CONTEXT_ENTRIES = 1000;
 
+/** MAX_COUNTER bounds a context counter: no node issues that many dots, so a larger one is forged. */
+export const MAX_COUNTER = 2 ** 48;
+
 /** ContextError: the client context bytes are not a valid context. code is stable. */
 export class ContextError extends Error {
   readonly code = 'INVALID_CONTEXT' as const;
@@ -186,11 +189,15 @@ export function decodeContext(buf: Uint8Array): VersionVector {
     if (actor.length > MAX_ACTOR_LENGTH) throw new ContextError(`an actor is longer than ${MAX_ACTOR_LENGTH}`);
     if (seen.has(actor)) throw new ContextError(`actor ${JSON.stringify(actor)} appears twice`);
     seen.add(actor);
-    if (!Number.isSafeInteger(counter) || counter < 0) {
-      throw new ContextError(`counter for ${JSON.stringify(actor)} is not a safe non-negative integer`);
+    if (!Number.isSafeInteger(counter) || counter < 0 || counter > MAX_COUNTER) {
+      throw new ContextError(`counter for ${JSON.stringify(actor)} is not an integer in [0, 2^48]`);
     }
     if (counter > 0) entries.push([actor, counter]);
   }
   entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return new Map(entries);
+  const vv = new Map(entries);
+  // dkv hands out contexts in one canonical encoding; anything else (trailing bytes, a field
+  // the decoder would silently stop at, reordered entries) was not produced by dkv.
+  if (!Buffer.from(buf).equals(encodeContext(vv))) throw new ContextError('not in the canonical form dkv produces (extra or reordered bytes)');
+  return vv;
 }

@@ -60,7 +60,7 @@ export class GrpcTransport implements PeerTransport {
   async gossip(address: string, msg: GossipMessage, timeoutMs: number): Promise<GossipMessage> {
     const req = { protocolVersion: PROTOCOL_VERSION, from: msg.from, clusterName: msg.clusterName, members: msg.members.map(memberToWire), downVotes: msg.downVotes };
     const res = await call<GossipResponse>((cb, opts) => this.client(address).gossip(req, new Metadata(), opts, cb), timeoutMs, address);
-    return { from: res.from, clusterName: msg.clusterName, members: res.members.map(memberFromWire), downVotes: res.downVotes };
+    return { from: res.from, clusterName: msg.clusterName, members: res.members.map(memberFromWire).filter((m) => m !== undefined), downVotes: res.downVotes };
   }
 
   async merkleHashes(address: string, ref: MerkleRef, nodes: number[], timeoutMs: number): Promise<Buffer[]> {

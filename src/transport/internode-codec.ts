@@ -7,7 +7,7 @@ import type { Receipt } from '../coordinator/receipt.js';
 import type { ConsistencyRequest } from '../coordinator/quorum.js';
 import { decodeContext, encodeContext } from '../storage/record-codec.js';
 import type { ForwardOp, ForwardResult, Purpose } from './peer-transport.js';
-import { validateConsistency } from '../api/validate.js';
+import { validateConsistency, validateContext, validateKey, validateTtl, validateValue, type Limits } from '../api/validate.js';
 
 /** Conversions between domain types and dkv.internode.v1 messages (both directions). */
 
@@ -36,8 +36,10 @@ export function memberToWire(m: MemberState): WireMember {
   return { ...m, tokens: [...m.tokens], suspects: [...m.suspects] };
 }
 
-export function memberFromWire(m: WireMember): MemberState {
-  const status = MEMBER_STATUSES.includes(m.status as MemberStatus) ? (m.status as MemberStatus) : 'left';
+/** memberFromWire decodes a gossiped row; a row with an unknown status is refused (undefined). */
+export function memberFromWire(m: WireMember): MemberState | undefined {
+  if (!MEMBER_STATUSES.includes(m.status as MemberStatus)) return undefined;
+  const status = m.status as MemberStatus;
   return { nodeId: m.nodeId, address: m.address, zone: m.zone, weight: m.weight, tokens: m.tokens, status, incarnation: m.incarnation, version: m.version, heartbeat: m.heartbeat, suspects: m.suspects };
 }
 
@@ -61,15 +63,20 @@ export function forwardToWire(from: string, op: ForwardOp, hops: number): Forwar
     : { protocolVersion: PROTOCOL_VERSION, from, hops, delete: { key: op.key, context, consistency } };
 }
 
-/** forwardFromWire decodes a forwarded write; the receiver re-validates limits itself. */
-export function forwardFromWire(req: ForwardRequest): ForwardOp {
+/**
+ * forwardFromWire decodes a forwarded client write and validates it exactly as the client
+ * API does (a peer's request gets no more trust than a client's).
+ */
+export function forwardFromWire(req: ForwardRequest, limits: Limits): ForwardOp {
+  if (req.put && req.delete) throw invalidArgument('put', 'a forwarded write carries put or delete, not both');
   if (req.put) {
     const p = req.put;
-    return { kind: 'put', key: p.key, value: p.value, context: decodeContext(p.context), ttlMs: p.ttlMs, consistency: validateConsistency(p.consistency) };
+    const key = validateKey(p.key, limits);
+    return { kind: 'put', key, value: validateValue(key, p.value, limits), context: validateContext(p.context), ttlMs: validateTtl(p.ttlMs), consistency: validateConsistency(p.consistency) };
   }
   if (req.delete) {
     const d = req.delete;
-    return { kind: 'delete', key: d.key, context: decodeContext(d.context), consistency: validateConsistency(d.consistency) };
+    return { kind: 'delete', key: validateKey(d.key, limits), context: validateContext(d.context), consistency: validateConsistency(d.consistency) };
   }
   throw invalidArgument('put', 'a forwarded write needs put or delete');
 }

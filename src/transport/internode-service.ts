@@ -23,8 +23,12 @@ import { recordFromProto, recordToProto } from '../storage/record-codec.js';
 import { toServiceError } from '../api/status.js';
 import { timeoutOf } from '../api/wire.js';
 import type { InternodeHandler, MerkleRef } from './peer-transport.js';
+import type { Limits } from '../api/validate.js';
 import { decodeCursor, encodeCursor } from '../rebalance/range-stream.js';
 import { forwardFromWire, forwardResultToWire, memberFromWire, memberToWire, PROTOCOL_VERSION, purposeFromWire } from './internode-codec.js';
+
+/** MAX_REPLICA_KEY bounds keys on replica paths (limits do not apply there, but sanity does). */
+const MAX_REPLICA_KEY = 64 * 1024;
 
 function merkleRef(req: { range?: { start: number; end: number }; depth: number }): MerkleRef {
   if (!req.range) throw invalidArgument('range', 'is required');
@@ -35,7 +39,7 @@ function merkleRef(req: { range?: { start: number; end: number }; depth: number 
  * internodeService adapts an InternodeHandler to dkv.internode.v1.Internode. Requests from a
  * peer speaking another protocol version are refused with FAILED_PRECONDITION.
  */
-export function internodeService(h: InternodeHandler, nodeId: string): InternodeServer & UntypedServiceImplementation {
+export function internodeService(h: InternodeHandler, nodeId: string, limits: Limits): InternodeServer & UntypedServiceImplementation {
   function unary<Req extends { protocolVersion?: number }, Res>(call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>, fn: (req: Req) => Promise<Res>) {
     const v = call.request.protocolVersion;
     if (v !== undefined && v !== PROTOCOL_VERSION) {
@@ -51,6 +55,7 @@ export function internodeService(h: InternodeHandler, nodeId: string): Internode
   return {
     replicaWrite: (call: ServerUnaryCall<ReplicaWriteRequest, ReplicaWriteResponse>, cb: sendUnaryData<ReplicaWriteResponse>) =>
       unary(call, cb, async (req) => {
+        for (const e of req.entries) if (e.key.length === 0 || e.key.length > MAX_REPLICA_KEY) throw invalidArgument('entries.key', `must be 1 to ${MAX_REPLICA_KEY} bytes`);
         const entries = req.entries.map((e) => ({ key: e.key, versions: recordFromProto(e.record ?? { versions: [] }), hintedFor: e.hintedFor || undefined }));
         await h.replicaWrite(req.from, purposeFromWire(req.purpose), entries);
         return { nodeId };
@@ -62,13 +67,13 @@ export function internodeService(h: InternodeHandler, nodeId: string): Internode
       }),
     forward: (call: ServerUnaryCall<ForwardRequest, ForwardResponse>, cb: sendUnaryData<ForwardResponse>) =>
       unary(call, cb, async (req) => {
-        const op = forwardFromWire(req);
+        const op = forwardFromWire(req, limits);
         const r = await h.forward(req.from, op, req.hops, timeoutOf(call) ?? 5_000);
         return forwardResultToWire(op.kind, r);
       }),
     gossip: (call: ServerUnaryCall<GossipRequest, GossipResponse>, cb: sendUnaryData<GossipResponse>) =>
       unary(call, cb, async (req) => {
-        const reply = await h.gossip({ from: req.from, clusterName: req.clusterName, members: req.members.map(memberFromWire), downVotes: req.downVotes });
+        const reply = await h.gossip({ from: req.from, clusterName: req.clusterName, members: req.members.map(memberFromWire).filter((m) => m !== undefined), downVotes: req.downVotes });
         return { from: reply.from, members: reply.members.map(memberToWire), downVotes: reply.downVotes };
       }),
     merkleHashes: (call: ServerUnaryCall<MerkleHashesRequest, MerkleHashesResponse>, cb: sendUnaryData<MerkleHashesResponse>) =>

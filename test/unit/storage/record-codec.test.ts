@@ -23,6 +23,8 @@ fc.configureGlobal({ seed: fcSeed('unit/storage/record-codec') });
 const actorArb = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).filter((s) => s.length <= 256);
 const counterArb = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }));
 const vvArb: fc.Arbitrary<VersionVector> = fc.array(fc.tuple(actorArb, counterArb), { maxLength: 5 }).map((e) => vvFromEntries(e));
+/** ctxArb: client contexts, whose counters no node can push past 2^48. */
+const ctxArb: fc.Arbitrary<VersionVector> = fc.array(fc.tuple(actorArb, fc.integer({ min: 1, max: 2 ** 48 })), { maxLength: 5 }).map((e) => vvFromEntries(e));
 const timeArb = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }));
 
 const versionArb: fc.Arbitrary<Version> = fc
@@ -107,7 +109,7 @@ describe('record codec', () => {
 describe('context codec', () => {
   it('round-trips any version vector; the empty context is zero bytes', () => {
     fc.assert(
-      fc.property(vvArb, (vv) => {
+      fc.property(ctxArb, (vv) => {
         const bytes = encodeContext(vv);
         expect(vvEntries(decodeContext(bytes))).toEqual(vvEntries(vv));
         expect(encodeContext(decodeContext(bytes)).equals(bytes)).toBe(true);
@@ -117,9 +119,16 @@ describe('context codec', () => {
     expect(decodeContext(Buffer.alloc(0)).size).toBe(0);
   });
 
-  it('accepts a zero counter as "absent"', () => {
-    const bytes = Buffer.from(ContextMsg.encode({ entries: [{ actor: 'a', counter: 0 }, { actor: 'b', counter: 4 }] }).finish());
-    expect(vvEntries(decodeContext(bytes))).toEqual([['b', 4]]);
+  it('rejects bytes dkv never produces: a zero counter, unsorted actors, trailing bytes after a valid context', () => {
+    const zero = Buffer.from(ContextMsg.encode({ entries: [{ actor: 'a', counter: 0 }, { actor: 'b', counter: 4 }] }).finish());
+    const unsorted = Buffer.from(ContextMsg.encode({ entries: [{ actor: 'b', counter: 1 }, { actor: 'a', counter: 4 }] }).finish());
+    const trailing = Buffer.concat([encodeContext(vvFromEntries([['a', 3]])), Buffer.from([0x00, 0x99])]);
+    for (const b of [zero, unsorted, trailing]) expect(() => decodeContext(b)).toThrow(/canonical form/);
+    expect(vvEntries(decodeContext(encodeContext(vvFromEntries([['b', 4]]))))).toEqual([['b', 4]]);
+  });
+
+  it('rejects a counter above 2^48, which no node can have issued', () => {
+    expect(() => decodeContext(encodeContext(vvFromEntries([['a', 2 ** 48 + 1]])))).toThrow(/2\^48/);
   });
 
   const ctx = (entries: Array<{ actor: string; counter: number }>) => Buffer.from(ContextMsg.encode({ entries }).finish());
@@ -142,7 +151,7 @@ describe('context codec', () => {
   });
 
   it('accepts exactly MAX_CONTEXT_ENTRIES entries', () => {
-    const bytes = ctx(Array.from({ length: MAX_CONTEXT_ENTRIES }, (_, i) => ({ actor: `n${i}`, counter: i + 1 })));
+    const bytes = encodeContext(vvFromEntries(Array.from({ length: MAX_CONTEXT_ENTRIES }, (_, i) => [`n${i}`, i + 1] as [string, number])));
     expect(decodeContext(bytes).size).toBe(MAX_CONTEXT_ENTRIES);
   });
 
