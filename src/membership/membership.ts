@@ -207,7 +207,19 @@ export class Membership {
     return { from: this.self.nodeId, clusterName: this.cfg.clusterName, members: [...this.table.values()], downVotes: [] };
   }
 
+  /**
+   * previousSelf is the row the cluster still holds for this node id from an earlier
+   * incarnation (a node restarted on a wiped directory): its tokens are reused, so the node
+   * takes back its own ranges instead of moving data around.
+   */
+  previousSelf: MemberState | undefined;
+
   private merge(rows: readonly MemberState[]): void {
+    for (const r of rows) {
+      if (r.nodeId === this.self.nodeId && r.incarnation < this.self.incarnation && r.tokens.length > 0 && r.status !== 'left') {
+        if (!this.previousSelf || r.version > this.previousSelf.version) this.previousSelf = r;
+      }
+    }
     const now = this.clock.monotonic();
     // A row replaces ours only when its (incarnation, version, heartbeat) grew: proof of life.
     const changed = mergeRows(this.table, rows, this.self.nodeId);

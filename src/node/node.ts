@@ -331,9 +331,14 @@ export class DkvNode {
       await this.clock.sleep(500);
     }
     if (this.stopping) return;
-    const ring = this.membership.ring();
     const self = this.membership.selfState();
-    const tokens = allocateTokens(ring.ownerCount > 0 ? ring : undefined, this.id, self.weight, { tokensPerWeight: this.config.tokensPerWeight, replicas: this.config.n, zone: self.zone }, this.random);
+    const previous = this.membership.previousSelf;
+    // A wiped node takes back its own tokens (it streams its ranges again as JOINING).
+    const ring = previous ? this.membership.ring().withoutNode(this.id) : this.membership.ring();
+    const tokens = previous
+      ? [...previous.tokens]
+      : allocateTokens(ring.ownerCount > 0 ? ring : undefined, this.id, self.weight, { tokensPerWeight: this.config.tokensPerWeight, replicas: this.config.n, zone: self.zone }, this.random);
+    if (previous) this.log.info(`this node id held ${previous.tokens.length} tokens in incarnation ${previous.incarnation}: taking them back`);
     const first = ring.ownerCount === 0;
     this.membership.updateSelf({ tokens, status: first ? 'normal' : 'joining' });
     await this.persistSelf();

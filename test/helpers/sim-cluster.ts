@@ -45,7 +45,9 @@ export class SimCluster {
       advertise: id,
       engine: 'memory',
       gossipIntervalMs: 100,
-      seeds: this.order.length && this.order[0] !== id ? [this.order[0]] : [],
+      // First start: seed from the first node. A restart (also on a wiped directory) seeds
+      // from every other node, as an operator's seed list would.
+      seeds: this.disks.has(id) ? this.order.filter((x) => x !== id) : this.order.length && this.order[0] !== id ? [this.order[0]] : [],
       ...this.overrides,
     });
   }

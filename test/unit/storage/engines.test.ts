@@ -24,4 +24,4 @@ runEngineConformance('MemoryEngine', () => {
     injectWriteFault: (engine, code) => (engine as MemoryEngine).failNextWrites(1, code),
     dispose: async () => undefined,
   };
-});
+}, { writeFaults: true });
