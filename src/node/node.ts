@@ -402,13 +402,18 @@ export class DkvNode {
    */
   halt(): void {
     this.stopping = true;
+    this.stopBackground();
+    this.transport.close();
+  }
+
+  /** stopBackground ends watches, gossip, hint replay, anti-entropy, purges and timers. */
+  private stopBackground(): void {
     for (const w of [...this.watches]) w.close();
     this.membership.stop();
     this.replayer?.stop();
     this.antiEntropy.stop();
     this.purger.stop();
     for (const t of this.timers) t.cancel();
-    this.transport.close();
   }
 
   /** stop refuses new requests, waits up to shutdownGraceMs for in-flight ones, and closes storage. */
@@ -418,12 +423,7 @@ export class DkvNode {
     if (this.inFlight > 0) {
       await Promise.race([new Promise<void>((r) => (this.drained = r)), this.clock.sleep(this.config.shutdownGraceMs)]);
     }
-    for (const w of [...this.watches]) w.close();
-    this.membership.stop();
-    this.replayer?.stop();
-    this.antiEntropy.stop();
-    this.purger.stop();
-    for (const t of this.timers) t.cancel();
+    this.stopBackground();
     await this.joinLoop?.catch(() => undefined);
     this.transport.close();
     await this.store.close();

@@ -174,11 +174,18 @@ class MemoryTransport implements PeerTransport {
   }
 
   /**
-   * changeFeed streams a peer's feed in process: each message is copied, and the stream
-   * breaks (PEER_UNAVAILABLE) as soon as the link is blocked or the peer crashed.
+   * stream runs a server stream in process: `start` opens it on the peer's handler with a sink
+   * whose messages are copied (`copy`) and delivered asynchronously; the stream breaks with
+   * PEER_UNAVAILABLE as soon as the link is blocked or the peer crashed.
    */
-  changeFeed(address: string, req: FeedRequest, sink: FeedSink): () => void {
+  private stream<M>(
+    address: string,
+    copy: (m: M) => M,
+    sink: { send(m: M): boolean; end(err?: Error): void },
+    start: (h: InternodeHandler, s: { send(m: M): boolean; end(err?: Error): void }) => () => void,
+  ): () => void {
     let open = true;
+    let cancel: (() => void) | undefined;
     const end = (err?: Error) => {
       if (!open) return;
       open = false;
@@ -190,50 +197,15 @@ class MemoryTransport implements PeerTransport {
       end(new DkvError('PEER_UNAVAILABLE', `${address}: connection refused`));
       return () => undefined;
     }
-    const cancel: (() => void) | undefined = h.changeFeed(
-      { ...req },
-      {
-        send: (m) => {
-          if (!open) return true;
-          if (this.closed || !this.net.linkUp(address, this.self) || this.net.handlerOf(address) !== h) {
-            end(new DkvError('PEER_UNAVAILABLE', `${address}: change feed broken`));
-            return true;
-          }
-          const copy = { ...m, change: m.change && { key: Buffer.from(m.change.key), versions: copyVersions(m.change.versions) } };
-          queueMicrotask(() => open && sink.send(copy));
-          return true;
-        },
-        end: (err) => end(err),
-      },
-    );
-    return () => {
-      open = false;
-      cancel?.();
-    };
-  }
-
-  streamRange(address: string, range: { start: number; end: number }, after: RangeCursor | undefined, maxBytesPerS: number, sink: RangeSink): () => void {
-    let open = true;
-    const end = (err?: Error) => {
-      if (!open) return;
-      open = false;
-      cancel?.();
-      queueMicrotask(() => sink.end(err));
-    };
-    const h = this.closed ? undefined : this.net.handlerOf(address);
-    if (!h) {
-      end(new DkvError('PEER_UNAVAILABLE', `${address}: connection refused`));
-      return () => undefined;
-    }
-    const cancel: (() => void) | undefined = h.streamRange({ ...range }, after, maxBytesPerS, {
-      send: (c) => {
+    cancel = start(h, {
+      send: (m) => {
         if (!open) return true;
         if (this.closed || !this.net.linkUp(address, this.self) || this.net.handlerOf(address) !== h) {
-          end(new DkvError('PEER_UNAVAILABLE', `${address}: range stream broken`));
+          end(new DkvError('PEER_UNAVAILABLE', `${address}: stream broken`));
           return true;
         }
-        const copy = { ...c, entries: c.entries.map((e) => ({ key: Buffer.from(e.key), versions: copyVersions(e.versions) })) };
-        queueMicrotask(() => open && sink.send(copy));
+        const c = copy(m);
+        queueMicrotask(() => open && sink.send(c));
         return true;
       },
       end: (err) => end(err),
@@ -242,6 +214,24 @@ class MemoryTransport implements PeerTransport {
       open = false;
       cancel?.();
     };
+  }
+
+  changeFeed(address: string, req: FeedRequest, sink: FeedSink): () => void {
+    return this.stream(
+      address,
+      (m) => ({ ...m, change: m.change && { key: Buffer.from(m.change.key), versions: copyVersions(m.change.versions) } }),
+      sink,
+      (h, s) => h.changeFeed({ ...req }, s),
+    );
+  }
+
+  streamRange(address: string, range: { start: number; end: number }, after: RangeCursor | undefined, maxBytesPerS: number, sink: RangeSink): () => void {
+    return this.stream(
+      address,
+      (c) => ({ ...c, entries: c.entries.map((e) => ({ key: Buffer.from(e.key), versions: copyVersions(e.versions) })) }),
+      sink,
+      (h, s) => h.streamRange({ ...range }, after, maxBytesPerS, s),
+    );
   }
 
   close(): void {
