@@ -8,6 +8,7 @@ import type { FeedRequest, FeedSink } from '../watch/feed.js';
 import { decodeCursor, encodeCursor, type RangeCursor, type RangeSink } from '../rebalance/range-stream.js';
 import type { Version } from '../versioning/siblings.js';
 import type { ForwardOp, ForwardResult, KeyDigestEntry, MerkleRef, PeerTransport, Purpose, ReplicaEntry } from './peer-transport.js';
+import { Coalescer } from './coalescer.js';
 import { forwardResultFromWire, forwardToWire, memberFromWire, memberToWire, PROTOCOL_VERSION, purposeToWire } from './internode-codec.js';
 
 /** CHANNEL_OPTIONS keep reconnects quick after a peer restarts and messages large enough for batches. */
@@ -37,19 +38,38 @@ export class GrpcTransport implements PeerTransport {
     return c;
   }
 
-  async replicaWrite(address: string, from: string, purpose: Purpose, entries: ReplicaEntry[], timeoutMs: number): Promise<void> {
+  /** Replica writes and reads to one peer in one event-loop turn travel as one message. */
+  private readonly writes = new Coalescer<{ address: string; from: string; purpose: Purpose; entries: ReplicaEntry[]; timeoutMs: number }, void>(async (_, items) => {
+    const { address, from, purpose } = items[0];
     const req = {
       protocolVersion: PROTOCOL_VERSION,
       from,
       purpose: purposeToWire(purpose),
-      entries: entries.map((e) => ({ key: e.key, record: recordToProto(e.versions), hintedFor: e.hintedFor ?? '' })),
+      entries: items.flatMap((it) => it.entries.map((e) => ({ key: e.key, record: recordToProto(e.versions), hintedFor: e.hintedFor ?? '' }))),
     };
-    await call((cb, opts) => this.client(address).replicaWrite(req, new Metadata(), opts, cb), timeoutMs, address);
+    await call((cb, opts) => this.client(address).replicaWrite(req, new Metadata(), opts, cb), Math.min(...items.map((it) => it.timeoutMs)), address);
+    return items.map(() => undefined);
+  });
+
+  private readonly reads = new Coalescer<{ address: string; from: string; keys: Buffer[]; hintedFor: string; timeoutMs: number }, Version[][]>(async (_, items) => {
+    const { address, from, hintedFor } = items[0];
+    const keys = items.flatMap((it) => it.keys);
+    const res = await call<ReplicaReadResponse>(
+      (cb, opts) => this.client(address).replicaRead({ protocolVersion: PROTOCOL_VERSION, from, keys, hintedFor }, new Metadata(), opts, cb),
+      Math.min(...items.map((it) => it.timeoutMs)),
+      address,
+    );
+    const records = res.records.map(recordFromProto);
+    let at = 0;
+    return items.map((it) => records.slice(at, (at += it.keys.length)));
+  });
+
+  replicaWrite(address: string, from: string, purpose: Purpose, entries: ReplicaEntry[], timeoutMs: number): Promise<void> {
+    return this.writes.add(`${address}\0${from}\0${purpose}`, { address, from, purpose, entries, timeoutMs });
   }
 
-  async replicaRead(address: string, from: string, keys: Buffer[], timeoutMs: number, hintedFor = ''): Promise<Version[][]> {
-    const res = await call<ReplicaReadResponse>((cb, opts) => this.client(address).replicaRead({ protocolVersion: PROTOCOL_VERSION, from, keys, hintedFor }, new Metadata(), opts, cb), timeoutMs, address);
-    return res.records.map(recordFromProto);
+  replicaRead(address: string, from: string, keys: Buffer[], timeoutMs: number, hintedFor = ''): Promise<Version[][]> {
+    return this.reads.add(`${address}\0${from}\0${hintedFor}`, { address, from, keys, hintedFor, timeoutMs });
   }
 
   async forward(address: string, from: string, op: ForwardOp, hops: number, timeoutMs: number): Promise<ForwardResult> {
