@@ -1,0 +1,795 @@
+/**
+ * The chaos scenarios of TESTING.md's fault matrix on real processes in network namespaces:
+ * T1 (no faults), T2 (partitions of every shape), T4 (kill -9 and restart), T6 (SIGSTOP /
+ * SIGCONT), T8 (wiped data directory), T11 (hinted handoff, read from the restarted node
+ * alone) and T15 (delay and loss on internode links, through the proxies).
+ *
+ * Each phase runs the recorded load on its own hot keys while its faults are injected, then
+ * heals everything, waits for the hints to drain and the replicas to agree (the time this takes
+ * is reported), reads the final state at R = ALL and runs the history checkers on the phase's
+ * keys. After the last phase the same is done for every key of the run, so damage one phase
+ * does to an earlier phase's keys (a wiped directory, say) is caught too. Nothing here stops at
+ * the first finding: every phase runs and everything found goes to the report; the caller
+ * asserts afterwards.
+ *
+ * Pauses in the fault schedule (how long a partition or a dead node lasts) are the schedule
+ * itself, not waits for a condition; every condition is polled with a deadline (eventually).
+ */
+import { SeededRandom } from '../../src/time/random.js';
+import { Liveness } from '../../src/generated/dkv/v1/admin.js';
+import {
+  checkConvergence,
+  checkNoDominatedSiblings,
+  checkNoLostWrites,
+  checkNoPhantoms,
+  staleReadFraction,
+  summarize,
+  type CheckResult,
+  type Operation,
+  type SummaryJson,
+  type Violation,
+} from '../checkers/index.js';
+import { eventually } from '../helpers/eventually.js';
+import { preferenceOf } from '../helpers/inspect.js';
+import { ChaosCluster, type ChaosClusterOptions } from './cluster.js';
+import type { NsNode } from './netns.js';
+import { Workload, type OpCounts } from './workload.js';
+
+/** MIX: faults of T2, T4, T6 and T8 drawn at random, a partition and a process fault at once. */
+export type Scenario = 'T1' | 'T2' | 'T4' | 'T6' | 'T8' | 'T11' | 'T15' | 'MIX';
+export const ALL_SCENARIOS: Scenario[] = ['T1', 'T2', 'T4', 'T6', 'T8', 'T11', 'T15', 'MIX'];
+
+/** Scale: the schedule's durations (ms) and counts. */
+export interface Scale {
+  loadMs: number;
+  partitionMs: [number, number];
+  partitionGapMs: number;
+  kills: number;
+  upMs: [number, number];
+  deadMs: [number, number];
+  stopMs: [number, number];
+  wipeLoadMs: number;
+  t11Keys: number;
+  delayMs: number;
+  lossMs: number;
+  mixMs: number;
+  clients: number;
+}
+
+export const CI_SCALE: Scale = {
+  loadMs: 10_000,
+  partitionMs: [5_000, 7_000],
+  partitionGapMs: 1_500,
+  kills: 3,
+  upMs: [2_000, 3_000],
+  deadMs: [3_000, 3_000],
+  stopMs: [5_000, 7_000],
+  wipeLoadMs: 5_000,
+  t11Keys: 100,
+  delayMs: 8_000,
+  lossMs: 6_000,
+  mixMs: 30_000,
+  clients: 4,
+};
+
+export const SOAK_SCALE: Scale = {
+  loadMs: 20_000,
+  partitionMs: [10_000, 10_000],
+  partitionGapMs: 2_000,
+  kills: 6,
+  upMs: [10_000, 20_000],
+  deadMs: [5_000, 5_000],
+  stopMs: [5_000, 15_000],
+  wipeLoadMs: 10_000,
+  t11Keys: 100,
+  delayMs: 20_000,
+  lossMs: 10_000,
+  mixMs: 90_000,
+  clients: 4,
+};
+
+/** Convergence bound after the final heal (T2: 30 s); T1 additionally reports the 5 s bound. */
+const CONVERGE_WITHIN_MS = 30_000;
+const T4_SERVE_WITHIN_MS = 5_000;
+/** A wiped node rejoins as a new member (JOINING, streaming its ranges): allow it this long. */
+const JOIN_WITHIN_MS = 90_000;
+
+/** Event kinds that record the schedule's progress or a recovery rather than a fault. */
+export const NOT_FAULTS: ReadonlySet<string> = new Set(['heal', 'serving', 'not-serving', 'hints-drained', 'down', 'writes', 'links-clean', 'none', 'restart', 'sigcont', 'rejoined', 'write-through-wiped']);
+
+export interface FaultEvent {
+  at: number;
+  phase: string;
+  kind: string;
+  detail: string;
+}
+
+/** Check: a scenario-specific pass criterion besides the history checkers. */
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  /** asserted: false for figures that are reported only. */
+  asserted: boolean;
+}
+
+export interface PhaseResult {
+  name: string;
+  scenario: Scenario | 'final';
+  startedAt: string;
+  durationMs: number;
+  faults: FaultEvent[];
+  ops: OpCounts;
+  keys: number;
+  lost: number;
+  phantoms: number;
+  dominated: number;
+  divergentKeys: number;
+  unreadableKeys: string[];
+  staleReadFraction: number;
+  /**
+   * convergeMs: from the heal (load stopped, faults undone) to hints drained and replicas
+   * identical; -1 = not within 30 s of the ring being whole again.
+   */
+  convergeMs: number;
+  /** ringMs: from the heal to every node agreeing on a ring of every node (a wiped node rejoins). */
+  ringMs: number;
+  checks: Check[];
+  summary: SummaryJson;
+  summaryText: string;
+  /** error: a step of the phase that threw (a harness or liveness failure). */
+  error?: string;
+  evidence: string[];
+  ok: boolean;
+}
+
+export interface RunOptions {
+  seed?: number;
+  scale?: Scale;
+  log?: (line: string) => void;
+  cluster?: ChaosClusterOptions;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const iso = (ms: number) => new Date(ms).toISOString();
+const errMsg = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export class ChaosRun {
+  readonly seed: number;
+  readonly random: SeededRandom;
+  readonly scale: Scale;
+  readonly events: FaultEvent[] = [];
+  readonly phases: PhaseResult[] = [];
+  readonly startedAt = Date.now();
+  private iteration = new Map<Scenario, number>();
+  /** crashesSeen: per node, how many of its crashes a phase has already reported. */
+  private readonly crashesSeen = new Map<string, number>();
+  private workload!: Workload;
+  private log: (line: string) => void;
+
+  private constructor(
+    readonly cluster: ChaosCluster,
+    o: RunOptions,
+    seed: number,
+  ) {
+    this.seed = seed;
+    this.random = new SeededRandom(seed);
+    this.scale = o.scale ?? CI_SCALE;
+    this.log = o.log ?? (() => undefined);
+    this.workload = new Workload(cluster.agent, new SeededRandom(seed ^ 0x5bd1e995));
+  }
+
+  static async start(o: RunOptions = {}): Promise<ChaosRun> {
+    const seed = o.seed ?? (Math.random() * 2 ** 31) >>> 0;
+    const log = o.log ?? (() => undefined);
+    const cluster = await ChaosCluster.start({
+      nodes: 5,
+      proxy: true,
+      args: ['--hinted-handoff', 'on', '--anti-entropy-interval', '2s'],
+      log,
+      ...o.cluster,
+    });
+    return new ChaosRun(cluster, o, seed);
+  }
+
+  get history(): Operation[] {
+    return this.workload.rec.history();
+  }
+
+  private rand(lo: number, hi: number): number {
+    return lo + this.random.int(hi - lo + 1);
+  }
+
+  private pickNode(from: NsNode[] = this.cluster.nodes): NsNode {
+    return from[this.random.int(from.length)];
+  }
+
+  private shuffled(xs: number[]): number[] {
+    const a = [...xs];
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = this.random.int(i + 1);
+      [a[i], a[j]] = [a[j], a[i]];
+    }
+    return a;
+  }
+
+  private event(phase: string, kind: string, detail: string): void {
+    const e = { at: Date.now(), phase, kind, detail };
+    this.events.push(e);
+    this.log(`  ${iso(e.at)} ${phase} ${kind} ${detail}`);
+  }
+
+  /** healAll: links restored, no delay, stopped nodes continued, dead nodes restarted. */
+  private async healAll(phase: string): Promise<void> {
+    if (this.cluster.topo.activeRules().length > 0) this.event(phase, 'heal', `flush ${this.cluster.topo.activeRules().length} DROP rules`);
+    await this.cluster.topo.heal();
+    if (this.cluster.opts.proxy) await this.cluster.setLinks({ delayMs: 0, jitterMs: 0, loss: 0 });
+    for (const n of this.cluster.nodes) {
+      if (n.running && n.paused) {
+        await n.signal('SIGCONT');
+        this.event(phase, 'sigcont', n.id);
+      }
+      if (!n.running) {
+        await this.cluster.restart(n);
+        this.event(phase, 'restart', n.id);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- scenarios
+
+  async run(scenario: Scenario): Promise<PhaseResult> {
+    const it = (this.iteration.get(scenario) ?? 0) + 1;
+    this.iteration.set(scenario, it);
+    const name = `${scenario}.${it}`;
+    const body = {
+      T1: (p: PhaseCtx) => this.t1(p),
+      T2: (p: PhaseCtx) => this.t2(p),
+      T4: (p: PhaseCtx) => this.t4(p),
+      T6: (p: PhaseCtx) => this.t6(p),
+      T8: (p: PhaseCtx) => this.t8(p),
+      T11: (p: PhaseCtx) => this.t11(p),
+      T15: (p: PhaseCtx) => this.t15(p),
+      MIX: (p: PhaseCtx) => this.mix(p),
+    }[scenario];
+    return this.phase(name, scenario, body);
+  }
+
+  private async t1(p: PhaseCtx): Promise<void> {
+    this.event(p.name, 'none', `load only for ${this.scale.loadMs} ms`);
+    await sleep(this.scale.loadMs);
+  }
+
+  private async t2(p: PhaseCtx): Promise<void> {
+    const topo = this.cluster.topo;
+    const all = this.cluster.nodes.map((n) => n.opts.number);
+    const shapes: [string, () => Promise<string>][] = [
+      [
+        'alone',
+        async () => {
+          const k = all[this.random.int(all.length)];
+          await topo.isolate(k);
+          return `{${k}} / rest`;
+        },
+      ],
+      [
+        'majority-minority',
+        async () => {
+          const s = this.shuffled(all);
+          const minority = s.slice(0, 2).sort();
+          const majority = s.slice(2).sort();
+          await topo.majorityMinority(minority);
+          return `{${minority}} / {${majority}}`;
+        },
+      ],
+      [
+        'bridge',
+        async () => {
+          const s = this.shuffled(all);
+          const a = s.slice(0, 3).sort();
+          const b = s.slice(2).sort();
+          await topo.bridge(a, b);
+          return `{${a}} / {${b}} (bridge ${s[2]})`;
+        },
+      ],
+      [
+        'one-way',
+        async () => {
+          const k = all[this.random.int(all.length)];
+          const deaf = this.random.next() < 0.5;
+          // deaf: k receives nothing from the others (its packets still leave); mute: the reverse.
+          for (const j of all) if (j !== k) await (deaf ? topo.oneWay(j, k) : topo.oneWay(k, j));
+          return deaf ? `nothing reaches ${k} from the others` : `nothing from ${k} reaches the others`;
+        },
+      ],
+    ];
+    for (const [shape, apply] of shapes) {
+      const ms = this.rand(...this.scale.partitionMs);
+      const detail = await apply();
+      this.event(p.name, `partition:${shape}`, `${detail} for ${ms} ms`);
+      await sleep(ms);
+      await topo.heal();
+      this.event(p.name, 'heal', shape);
+      await sleep(this.scale.partitionGapMs);
+    }
+  }
+
+  private async t4(p: PhaseCtx): Promise<void> {
+    const serveTimes: number[] = [];
+    for (let k = 0; k < this.scale.kills; k++) {
+      await sleep(this.rand(...this.scale.upMs));
+      const victim = this.pickNode();
+      await victim.signal('SIGKILL');
+      this.event(p.name, 'kill -9', `${victim.id} (pid ${victim.pid})`);
+      await sleep(this.rand(...this.scale.deadMs));
+      const t0 = Date.now();
+      await this.cluster.restart(victim);
+      this.event(p.name, 'restart', `${victim.id} (pid ${victim.pid})`);
+      // Serving again = it coordinates a Get over its full preference list (receipt n = 3).
+      try {
+        await eventually(
+          async () => {
+            const r = await this.cluster.agent.get(victim.address, `${p.name}:probe`, { level: 'quorum' }, 1_000);
+            if (r.receipt?.n !== 3) throw new Error(`${victim.id} answers with N = ${r.receipt?.n}`);
+          },
+          { timeoutMs: 15_000, intervalMs: 50, what: `${victim.id} serving after restart` },
+        );
+        serveTimes.push(Date.now() - t0);
+        this.event(p.name, 'serving', `${victim.id} ${Date.now() - t0} ms after restart`);
+      } catch (e) {
+        serveTimes.push(-1);
+        this.event(p.name, 'not-serving', errMsg(e));
+      }
+    }
+    const worst = serveTimes.some((t) => t < 0) ? -1 : Math.max(0, ...serveTimes);
+    p.checks.push({
+      name: 'T4 restarted node serving within 5 s',
+      ok: worst >= 0 && worst < T4_SERVE_WITHIN_MS,
+      detail: `restart -> serving ${serveTimes.join(' / ')} ms`,
+      asserted: true,
+    });
+  }
+
+  private async t6(p: PhaseCtx): Promise<void> {
+    await sleep(this.rand(1_000, 2_000));
+    const victim = this.pickNode();
+    const ms = this.rand(...this.scale.stopMs);
+    const t0 = Date.now();
+    await victim.signal('SIGSTOP');
+    this.event(p.name, 'sigstop', `${victim.id} for ${ms} ms`);
+    await sleep(ms);
+    await victim.signal('SIGCONT');
+    const t1 = Date.now();
+    this.event(p.name, 'sigcont', victim.id);
+    let upMs = -1;
+    try {
+      upMs = await this.cluster.waitLiveness(victim.id, Liveness.LIVENESS_UP, 15_000);
+    } catch (e) {
+      p.evidence.push(errMsg(e));
+    }
+    await sleep(1_000);
+    const observers = this.cluster.nodes.filter((n) => n !== victim);
+    const downs = observers.map((o) => o.logsBetween(t0, Date.now()).filter((l) => l.includes(`${victim.id} is DOWN`)).length);
+    const ups = observers.map((o) => o.logsBetween(t0, Date.now()).filter((l) => l.includes(`${victim.id} is UP again`)).length);
+    const selfDowns = victim.logsBetween(t1, Date.now()).filter((l) => / is DOWN/.test(l)).length;
+    p.checks.push({
+      name: 'T6 marked down and back up once each (no flapping)',
+      ok: downs.every((d) => d <= 1) && ups.every((u) => u <= 1) && downs.reduce((a, b) => a + b, 0) === ups.reduce((a, b) => a + b, 0) && upMs >= 0,
+      detail: `${victim.id} stopped ${ms} ms; per observer DOWN ${downs.join('/')}, UP again ${ups.join('/')}; UP everywhere ${upMs} ms after SIGCONT; the stopped node declared ${selfDowns} peer(s) down after SIGCONT`,
+      asserted: false,
+    });
+  }
+
+  private async t8(p: PhaseCtx): Promise<void> {
+    await sleep(this.scale.wipeLoadMs);
+    const victim = this.pickNode();
+    const before = Number((await this.cluster.agent.status(victim.address)).incarnation);
+    await victim.signal('SIGKILL');
+    victim.wipe();
+    this.event(p.name, 'kill -9 + wipe', `${victim.id}: data directory deleted`);
+    const t0 = Date.now();
+    await this.cluster.restart(victim);
+    this.event(p.name, 'restart', `${victim.id} on an empty directory`);
+    // It rejoins the ring (JOINING, streaming its ranges, then NORMAL): a ring change, not a fault.
+    await this.cluster.waitRing(this.cluster.nodes.filter((n) => n.available), JOIN_WITHIN_MS);
+    this.event(p.name, 'rejoined', `${victim.id} owns tokens again, every node agrees on the ring, ${Date.now() - t0} ms after its restart`);
+    const after = Number((await this.cluster.agent.status(victim.address)).incarnation);
+    // A new blind write through the wiped node, at W = 1, on every hot key: it must be kept.
+    let acked = 0;
+    for (const key of p.keys) {
+      const op = await this.workload.put(p.name, `${p.name}/wiped`, victim, key, undefined, 1);
+      if (op.outcome === 'ok') acked++;
+    }
+    this.event(p.name, 'write-through-wiped', `${acked}/${p.keys.length} blind W=1 writes via ${victim.id} acknowledged`);
+    p.checks.push({
+      name: 'T8 wiped node takes a new incarnation',
+      ok: after > before,
+      detail: `${victim.id} incarnation ${before} -> ${after}`,
+      asserted: false,
+    });
+    await sleep(this.scale.wipeLoadMs);
+  }
+
+  private async t11(p: PhaseCtx): Promise<void> {
+    await sleep(1_000);
+    const victim = this.pickNode();
+    const ring = await this.cluster.fullRing();
+    const keys: string[] = [];
+    for (let i = 0; keys.length < this.scale.t11Keys && i < 20 * this.scale.t11Keys; i++) {
+      const k = `${p.name}:t11:${i}`;
+      if (preferenceOf(ring, k).includes(victim.id)) keys.push(k);
+    }
+    await victim.signal('SIGKILL');
+    this.event(p.name, 'kill -9', `${victim.id} (a replica of ${keys.length} T11 keys)`);
+    await this.cluster.waitLiveness(victim.id, Liveness.LIVENESS_DOWN, 20_000);
+    this.event(p.name, 'down', `${victim.id} DOWN everywhere`);
+    const others = this.cluster.nodes.filter((n) => n !== victim);
+    const acked: string[] = [];
+    const values = new Map<string, string>();
+    for (const k of keys) {
+      const op = await this.workload.put(p.name, `${p.name}/t11`, this.pickNode(others), k);
+      if (op.outcome === 'ok') {
+        acked.push(k);
+        values.set(k, op.value!);
+      }
+    }
+    this.event(p.name, 'writes', `${acked.length}/${keys.length} T11 keys acknowledged at W = 2 while ${victim.id} is down`);
+    await this.cluster.restart(victim);
+    this.event(p.name, 'restart', victim.id);
+    const t0 = Date.now();
+    let drained = true;
+    try {
+      await eventually(
+        async () => {
+          const left = (await this.cluster.hintsLeft()).filter((h) => h.includes(`->${victim.id}:`));
+          if (left.length) throw new Error(`hints for ${victim.id} left: ${left.join(', ')}`);
+        },
+        { timeoutMs: 30_000, intervalMs: 250, what: `hints for ${victim.id} delivered` },
+      );
+      this.event(p.name, 'hints-drained', `every hint for ${victim.id} delivered ${Date.now() - t0} ms after its restart`);
+    } catch (e) {
+      drained = false;
+      p.evidence.push(errMsg(e));
+    }
+    // Read from the restarted node alone: cut it off from every other node, read at R = 1.
+    await this.cluster.topo.isolate(victim.opts.number);
+    this.event(p.name, 'partition:alone', `${victim.id} isolated to read from it alone`);
+    const missing: string[] = [];
+    for (const k of acked) {
+      try {
+        const r = await this.cluster.agent.get(victim.address, k, { r: 1 }, 3_000);
+        if (!r.values.includes(values.get(k)!)) missing.push(`${k}: read ${JSON.stringify(r.values)}`);
+      } catch (e) {
+        missing.push(`${k}: ${errMsg(e)}`);
+      }
+    }
+    await this.cluster.topo.heal();
+    this.event(p.name, 'heal', `${victim.id}`);
+    p.checks.push({
+      name: 'T11 hinted writes readable from the restarted node alone',
+      ok: drained && missing.length === 0 && acked.length > 0,
+      detail: `${acked.length - missing.length}/${acked.length} acknowledged keys read from ${victim.id} alone${drained ? '' : '; hints not drained in 30 s'}${missing.length ? `; missing: ${missing.slice(0, 5).join('; ')}` : ''}`,
+      asserted: true,
+    });
+  }
+
+  private async t15(p: PhaseCtx): Promise<void> {
+    if (!this.cluster.opts.proxy) {
+      p.checks.push({ name: 'T15 skipped', ok: true, detail: 'no proxies in this cluster', asserted: false });
+      return;
+    }
+    await sleep(1_000);
+    const t0 = Date.now();
+    await this.cluster.setLinks({ delayMs: 75, jitterMs: 50, loss: 0 });
+    this.event(p.name, 'delay', `75 ± 50 ms on every internode link for ${this.scale.delayMs} ms`);
+    await sleep(this.scale.delayMs);
+    const t1 = Date.now();
+    await this.cluster.setLinks({ delayMs: 0, jitterMs: 0, loss: 0.5 });
+    this.event(p.name, 'loss', `50% loss (as retransmission delays) on every internode link for ${this.scale.lossMs} ms`);
+    await sleep(this.scale.lossMs);
+    await this.cluster.setLinks({ delayMs: 0, jitterMs: 0, loss: 0 });
+    const t2 = Date.now();
+    this.event(p.name, 'links-clean', 'delay and loss off');
+    const downsIn = (a: number, b: number) =>
+      this.cluster.nodes.flatMap((n) => n.logsBetween(a, b).filter((l) => / is DOWN/.test(l)).map((l) => `${n.id}: ${l.slice(0, 120)}`));
+    const delayDowns = downsIn(t0, t1 + 500);
+    const lossDowns = downsIn(t1 + 500, t2 + 500);
+    p.checks.push({
+      name: 'T15 no node declared down under 75 ± 50 ms delay',
+      ok: delayDowns.length === 0,
+      detail: delayDowns.length ? delayDowns.slice(0, 5).join(' | ') : 'no DOWN declaration during the delay window',
+      asserted: true,
+    });
+    p.checks.push({
+      name: 'T15 DOWN declarations under 50% loss (reported only)',
+      ok: true,
+      detail: `${lossDowns.length} DOWN declaration(s) during the loss window`,
+      asserted: false,
+    });
+  }
+
+  /**
+   * mix: for mixMs, one step after another: a partition of a random shape, a process fault
+   * (kill -9, SIGSTOP, or now and then a wiped directory), or both at once, held 2-6 s, then
+   * undone; a restarted node gets load as soon as it serves.
+   */
+  private async mix(p: PhaseCtx): Promise<void> {
+    const topo = this.cluster.topo;
+    const all = this.cluster.nodes.map((n) => n.opts.number);
+    const end = Date.now() + this.scale.mixMs;
+    while (Date.now() < end) {
+      const roll = this.random.next();
+      const partition = roll < 0.7;
+      const procFault = roll >= 0.4;
+      if (partition) {
+        const s = this.shuffled(all);
+        const shape = this.random.int(4);
+        if (shape === 0) {
+          await topo.isolate(s[0]);
+          this.event(p.name, 'partition:alone', `{${s[0]}} / rest`);
+        } else if (shape === 1) {
+          await topo.majorityMinority(s.slice(0, 2));
+          this.event(p.name, 'partition:majority-minority', `{${s.slice(0, 2).sort()}} / {${s.slice(2).sort()}}`);
+        } else if (shape === 2) {
+          await topo.bridge(s.slice(0, 3), s.slice(2));
+          this.event(p.name, 'partition:bridge', `{${s.slice(0, 3).sort()}} / {${s.slice(2).sort()}}`);
+        } else {
+          for (const j of all) if (j !== s[0]) await topo.oneWay(j, s[0]);
+          this.event(p.name, 'partition:one-way', `nothing reaches ${s[0]} from the others`);
+        }
+      }
+      let victim: NsNode | undefined;
+      let how = '';
+      if (procFault) {
+        victim = this.pickNode();
+        const r = this.random.next();
+        how = r < 0.5 ? 'kill' : r < 0.9 ? 'stop' : 'wipe';
+        if (how === 'stop') {
+          await victim.signal('SIGSTOP');
+          this.event(p.name, 'sigstop', victim.id);
+        } else {
+          await victim.signal('SIGKILL');
+          if (how === 'wipe') victim.wipe();
+          this.event(p.name, how === 'wipe' ? 'kill -9 + wipe' : 'kill -9', `${victim.id}`);
+        }
+      }
+      await sleep(this.rand(2_000, 6_000));
+      if (victim && how === 'stop') {
+        await victim.signal('SIGCONT');
+        this.event(p.name, 'sigcont', victim.id);
+      } else if (victim) {
+        await this.cluster.restart(victim);
+        this.event(p.name, 'restart', victim.id);
+      }
+      if (partition) {
+        await topo.heal();
+        this.event(p.name, 'heal', 'partition');
+      }
+      await sleep(this.rand(0, 1_500));
+    }
+  }
+
+  // ---------------------------------------------------------------- phases and checks
+
+  private async phase(name: string, scenario: Scenario, body: (p: PhaseCtx) => Promise<void>): Promise<PhaseResult> {
+    const t0 = Date.now();
+    this.log(`phase ${name} (${scenario})`);
+    const keys = Array.from({ length: 4 }, (_, i) => `${name}:hot${i}`);
+    const p: PhaseCtx = { name, keys, checks: [], evidence: [] };
+    const load = this.workload.start(
+      name,
+      keys,
+      () => this.cluster.nodes.filter((n) => n.available),
+      () => this.cluster.nodes.filter((n) => n.running),
+      this.scale.clients,
+    );
+    let error: string | undefined;
+    try {
+      await body(p);
+    } catch (e) {
+      error = `${scenario} step failed: ${errMsg(e)}`;
+      this.log(`  ${error}`);
+    }
+    await load.stop();
+    try {
+      await this.healAll(name);
+    } catch (e) {
+      error = (error ? `${error}; ` : '') + `heal failed: ${errMsg(e)}`;
+    }
+    const result = await this.check(name, scenario, (k) => k.startsWith(`${name}:`), t0, p);
+    if (error) {
+      result.error = error;
+      result.ok = false;
+    }
+    this.phases.push(result);
+    this.log(`  ${result.ok ? 'PASS' : 'FAIL'} ${name}: ops ok ${result.ops.ok}, failed ${result.ops.failed}, indeterminate ${result.ops.indeterminate}; lost ${result.lost}, phantoms ${result.phantoms}, dominated ${result.dominated}, divergent ${result.divergentKeys}; stale reads ${(result.staleReadFraction * 100).toFixed(1)}%; converged in ${result.convergeMs} ms`);
+    return result;
+  }
+
+  /** final: the whole history of the run, every key, after the last heal. */
+  async final(): Promise<PhaseResult> {
+    const t0 = Date.now();
+    this.log('final check over every key of the run');
+    const p: PhaseCtx = { name: 'final', keys: [], checks: [], evidence: [] };
+    let error: string | undefined;
+    try {
+      await this.healAll('final');
+    } catch (e) {
+      error = `heal failed: ${errMsg(e)}`;
+    }
+    const result = await this.check('final', 'final', () => true, t0, p);
+    if (error) {
+      result.error = error;
+      result.ok = false;
+    }
+    this.phases.push(result);
+    this.log(`  ${result.ok ? 'PASS' : 'FAIL'} final: lost ${result.lost}, phantoms ${result.phantoms}, dominated ${result.dominated}, divergent ${result.divergentKeys}; converged in ${result.convergeMs} ms`);
+    return result;
+  }
+
+  private async check(name: string, scenario: Scenario | 'final', mine: (key: string) => boolean, t0: number, p: PhaseCtx): Promise<PhaseResult> {
+    const history = this.workload.rec.history().filter((op) => mine(op.key));
+    const keys = [...new Set(history.map((op) => op.key))].sort();
+    const healedAt = Date.now();
+    const evidence = [...p.evidence];
+    // One ring first: a wiped node may still be JOINING (streaming its new ranges).
+    let ringMs = -1;
+    try {
+      await this.cluster.waitRing(this.cluster.nodes, JOIN_WITHIN_MS);
+      ringMs = Date.now() - healedAt;
+    } catch (e) {
+      evidence.push(`ring: ${errMsg(e)}`);
+    }
+    // Converge: every node up, hints drained, every key's replicas identical.
+    let convergeMs = -1;
+    let last: Awaited<ReturnType<ChaosCluster['dumps']>> | undefined;
+    let lastWhy = '';
+    try {
+      await eventually(
+        async () => {
+          await this.cluster.waitAllUp(1_000);
+          const left = await this.cluster.hintsLeft();
+          last = await this.cluster.dumps(keys);
+          if (left.length) throw new Error(`hints left: ${left.join(', ')}`);
+          const c = checkConvergence(last.dumps, { replicasOf: (k) => last!.replicasOf.get(k) ?? [] });
+          if (!c.ok) throw new Error(`${c.violations.length} divergent keys: ${c.violations[0].message}`);
+        },
+        { timeoutMs: CONVERGE_WITHIN_MS, intervalMs: 250, what: `${name}: hints drained and replicas identical (after the ring was whole)` },
+      );
+      convergeMs = Date.now() - healedAt;
+    } catch (e) {
+      lastWhy = errMsg(e);
+      evidence.push(lastWhy);
+      // Keep the last dumps we managed to take for the convergence checker.
+      if (!last)
+        try {
+          last = await this.cluster.dumps(keys);
+        } catch (e2) {
+          evidence.push(`dumps failed: ${errMsg(e2)}`);
+        }
+    }
+    // Final state: every key read at R = ALL (through any node; retried on failure).
+    const finalValues = new Map<string, string[]>();
+    const unreadable: string[] = [];
+    for (const key of keys) {
+      let done = false;
+      let why = '';
+      for (let attempt = 0; attempt < 6 && !done; attempt++) {
+        const node = this.cluster.nodes[(attempt + keys.indexOf(key)) % this.cluster.nodes.length];
+        try {
+          const r = await this.cluster.agent.get(node.address, key, { level: 'all' }, 4_000);
+          finalValues.set(key, r.values);
+          done = true;
+        } catch (e) {
+          why = errMsg(e);
+          await sleep(200);
+        }
+      }
+      if (!done) unreadable.push(`${key}: ${why}`);
+    }
+    const finalState = this.workload.rec.finalState(finalValues);
+    const results: Record<string, CheckResult<object>> = {
+      noLostWrites: checkNoLostWrites(history, finalState, { missingKey: 'skip' }),
+      noPhantoms: checkNoPhantoms(history, finalState),
+      noDominatedSiblings: checkNoDominatedSiblings(history, finalState),
+      convergence: last
+        ? checkConvergence(last.dumps, { replicasOf: (k) => last!.replicasOf.get(k) ?? [], timeToConverge: convergeMs })
+        : { ok: false, violations: [{ checker: 'convergence', kind: 'no-dumps', message: lastWhy }], stats: {} },
+    };
+    if (convergeMs < 0 && results.convergence.ok) {
+      // Replicas agreed only after the bound (or hints never drained): still a convergence failure.
+      results.convergence = { ...results.convergence, ok: false, violations: [{ checker: 'convergence', kind: 'slow', message: `not converged within ${CONVERGE_WITHIN_MS} ms of the heal: ${lastWhy}` }] };
+    }
+    const stale = staleReadFraction(history);
+    const s = summarize(results, { title: `chaos ${name}` });
+    const lost = (results.noLostWrites.stats as { lost: number; resurrected: number });
+    const ph = results.noPhantoms.stats as { phantoms: number; futureValues: number };
+    const dom = results.noDominatedSiblings.stats as { dominated: number; duplicates: number };
+    const violations = Object.values(results).flatMap((r) => r.violations);
+    if (violations.length) evidence.push(...this.explain(violations, history, last?.values));
+    const checks = [...p.checks];
+    // A node process that exited without being killed crashed: a finding in any phase.
+    // (the final check counts the whole run's; a phase, those since the previous check)
+    const crashes = this.cluster.nodes.flatMap((n) => n.crashes.slice(scenario === 'final' ? 0 : this.crashesSeen.get(n.id) ?? 0).map((c) => ({ n, c })));
+    for (const n of this.cluster.nodes) this.crashesSeen.set(n.id, n.crashes.length);
+    if (crashes.length > 0 || scenario === 'final')
+      checks.push({
+        name: 'no node process exited on its own',
+        ok: crashes.length === 0,
+        detail: crashes.length ? crashes.map(({ n, c }) => `${n.id} exited (${c.code ?? c.signal}) at ${iso(c.at)}`).join('; ') : 'none did (whole run)',
+        asserted: true,
+      });
+    for (const { n, c } of crashes) evidence.push(`CRASH ${n.id} exited (${c.code ?? c.signal}) at ${iso(c.at)}; its last log lines:`, ...c.tail.split('\n').map((l) => `  ${l}`));
+    if (scenario === 'T1' || scenario === 'final')
+      checks.push({ name: `${scenario === 'T1' ? 'T1' : 'final'} replicas identical within ${scenario === 'T1' ? 5 : 30} s`, ok: convergeMs >= 0 && convergeMs <= (scenario === 'T1' ? 5_000 : 30_000), detail: `${convergeMs} ms`, asserted: scenario === 'final' });
+    const ops = scenario === 'final' ? this.totalCounts() : this.workload.countsOf(name);
+    const ok = s.ok && unreadable.length === 0 && checks.every((c) => c.ok || !c.asserted);
+    return {
+      name,
+      scenario,
+      startedAt: iso(t0),
+      durationMs: Date.now() - t0,
+      faults: scenario === 'final' ? [] : this.events.filter((e) => e.phase === name),
+      ops: { ...ops },
+      keys: keys.length,
+      lost: lost.lost + lost.resurrected,
+      phantoms: ph.phantoms + ph.futureValues,
+      dominated: dom.dominated + dom.duplicates,
+      divergentKeys: results.convergence.violations.length,
+      unreadableKeys: unreadable,
+      staleReadFraction: stale.fraction,
+      convergeMs,
+      ringMs,
+      checks,
+      summary: s.json,
+      summaryText: s.text,
+      evidence,
+      ok,
+    };
+  }
+
+  totalCounts(): OpCounts {
+    const t: OpCounts = { ok: 0, failed: 0, indeterminate: 0, gets: 0, puts: 0, deletes: 0 };
+    for (const c of this.workload.counts.values()) for (const k of Object.keys(t) as (keyof OpCounts)[]) t[k] += c[k];
+    return t;
+  }
+
+  /**
+   * explain turns violations into evidence: the operations involved (node, times, error), the
+   * fault events around them, each replica's stored values of the key, and node log lines
+   * within 3 s of the operation.
+   */
+  private explain(violations: Violation[], history: Operation[], replicaValues?: Map<string, Map<string, string[]>>): string[] {
+    const out: string[] = [];
+    const byWrite = new Map(history.filter((o) => o.writeId).map((o) => [o.writeId!, o]));
+    for (const v of violations.slice(0, 5)) {
+      out.push(`VIOLATION ${v.checker}/${v.kind}: ${v.message}`);
+      const ops = (v.writeIds ?? []).map((id) => byWrite.get(id)).filter((o): o is Operation => !!o);
+      for (const op of ops) {
+        const m = this.workload.meta.get(op.id);
+        out.push(`  ${op.kind} ${op.writeId} value=${op.value ?? '-'} by ${op.client} via ${m?.node} ${iso(op.invokeTime)}..${Number.isFinite(op.completeTime) ? iso(op.completeTime) : 'never'} ${op.outcome}${m?.error ? ` (${m.error})` : ''} seen=[${op.seen.join(',')}]`);
+      }
+      if (v.key && replicaValues)
+        for (const [node, m] of replicaValues) if (m.has(v.key)) out.push(`  replica ${node} holds ${JSON.stringify(m.get(v.key))}`);
+      const at = ops[0]?.invokeTime ?? v.time;
+      if (at !== undefined) {
+        for (const e of this.events) if (Math.abs(e.at - at) < 10_000) out.push(`  fault ${iso(e.at)} ${e.phase} ${e.kind} ${e.detail}`);
+        for (const n of this.cluster.nodes)
+          for (const l of n.logsBetween(at - 3_000, (ops[0] && Number.isFinite(ops[0].completeTime) ? ops[0].completeTime : at) + 3_000).slice(0, 40)) out.push(`  log ${l}`);
+      }
+    }
+    if (violations.length > 5) out.push(`... and ${violations.length - 5} more violations`);
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    await this.cluster.stop();
+  }
+}
+
+export interface PhaseCtx {
+  name: string;
+  keys: string[];
+  checks: Check[];
+  evidence: string[];
+}
