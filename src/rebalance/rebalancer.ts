@@ -9,6 +9,7 @@ import type { TreeCache } from '../antientropy/tree-cache.js';
 import { fitDepth, type RingRange } from '../antientropy/merkle.js';
 import { scanDigests } from '../antientropy/digest-index.js';
 import { encodeRecord } from '../storage/record-codec.js';
+import { metaKey } from '../storage/keyspace.js';
 import { hashKey } from '../ring/hash.js';
 import { primaries } from '../ring/preference-list.js';
 import { moves, type Move } from './plan.js';
@@ -263,8 +264,13 @@ export class Rebalancer {
     return op;
   }
 
+  /**
+   * saveProgress records the confirmed cursors through the group committer (no fsync of its
+   * own: after a power loss a stream resumes from an older cursor, which re-sends some keys
+   * and merges them idempotently).
+   */
   private async saveProgress(p: Progress): Promise<void> {
-    await this.store.putMeta('stream-progress', Buffer.from(JSON.stringify(p), 'utf8'));
+    await this.store.commit([{ type: 'put', key: metaKey('stream-progress'), value: Buffer.from(JSON.stringify(p), 'utf8') }]);
   }
 }
 
