@@ -1,19 +1,33 @@
 /**
  * load.ts — the dkv load generator (bench tier: figures, never a pass/fail test).
  *
- *   node --import tsx bench/load.ts --target 127.0.0.1:PORT --kind dkv|noop --workload put|get|A|B|C
+ *   node --import tsx bench/load.ts --target 127.0.0.1:PORT[,127.0.0.1:PORT...] --kind dkv|noop|etcd|redis
+ *     --workload put|get|A|B|C|insert
  *     [--conc 16] [--duration 10s] [--warmup 2s] [--value-size 100] [--key-size 16] [--keys 10000]
- *     [--dist uniform|zipfian] [--procs 1] [--rate OPS_PER_S] [--timeout 5s]
- *     [--writes ctx|rmw|blind] [--server-pid PID[,PID]] [--reset-server-peak] [--no-preload] [--json]
+ *     [--dist uniform|zipfian] [--procs 1] [--rate OPS_PER_S] [--timeout 5s] [--consistency one|quorum|all]
+ *     [--writes ctx|rmw|blind] [--insert-from 0] [--server-pid PID[,PID]] [--reset-server-peak] [--no-preload] [--json]
  *
  * Contracts:
  * - The target passes assertTestTarget (loopback only) before any connection, in the parent
- *   and again in every worker process.
+ *   and again in every worker process. A comma-separated list of targets (a cluster) gets
+ *   requests in turn from every worker (lib/drivers.ts).
+ * - --kind picks the protocol (lib/drivers.ts): dkv and noop speak dkv.v1.KV, etcd speaks
+ *   etcdserverpb.KV (linearizable Range), redis speaks RESP with one connection per
+ *   outstanding request; the process model, keys, values and timing are the same for all.
+ * - --conc is per worker process: --procs 2 --conc 32 keeps 64 requests outstanding.
  * - Every request carries a deadline (--timeout); every client is closed at the end.
  * - Workloads (A 50/50 read/update, B 95/5, C read only, put, get), context handling, closed
  *   vs open loop (--rate: latency from the intended send time, no coordinated omission) and
  *   the measurement window: see lib/drive.ts. get, A, B and C preload every key first
  *   (--no-preload or --kind noop skips it). ops/s = successes in the window / --duration.
+ * - 'ctx' writes to dkv need every key's context first: the parent reads every key once
+ *   (seedContexts, not measured) and hands the contexts to every worker over IPC, so the
+ *   seeding costs one pass whatever --procs is; workers then start from the same contexts, as
+ *   if each had read every key itself.
+ * - --workload insert is the load phase: the workers write keys [--insert-from, --keys) once
+ *   each, blind, split between them, --conc in flight each, with no warm-up; every op counts
+ *   and ops/s = successes / the wall time from the start to the last answer (server CPU and
+ *   host CPU cover that same span).
  * - --procs N forks N worker processes of this file (always at least one); they start together
  *   at a time the parent sends, and their histograms are merged via HDR base64 encode/decode.
  * - --server-pid: CPU % (utime+stime delta over the window, 100 = one core) and peak RSS
@@ -27,7 +41,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { decodeFromCompressedBase64, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
 import { assertTestTarget } from '../test/helpers/target-guard.js';
-import { connect, drive, newClient, newHistogram, preload, READ_FRACTION, seedContexts, type DriveResult, type LoadOptions, type Workload } from './lib/drive.js';
+import { KINDS, type Kind } from './lib/drivers.js';
+import { connect, drive, driverFor, insert, newHistogram, preload, READ_FRACTION, seedContexts, type DriveResult, type LoadOptions, type Workload } from './lib/drive.js';
 import { hostTicks, resetPeakRss, sample, usage, type ServerSample, type ServerUsage } from './lib/proc-stats.js';
 
 export type { LoadOptions, Workload } from './lib/drive.js';
@@ -75,7 +90,7 @@ function receive<T>(from: NodeJS.Process | ChildProcess, type: string): Promise<
 }
 
 /**
- * worker is the child-process side: config from argv, connect, seed contexts (ctx writes to
+ * worker is the child-process side: config from argv, connect, take the seeded contexts from the parent (ctx writes to
  * dkv), report ready, wait for go, drive, report.
  */
 async function worker(): Promise<void> {
@@ -84,9 +99,15 @@ async function worker(): Promise<void> {
   let reported = false;
   process.on('disconnect', () => process.exit(reported ? 0 : 1));
   const { opts: o, index } = JSON.parse(process.argv[process.argv.indexOf('--worker') + 1]) as { opts: LoadOptions; index: number };
-  const client = newClient(o.target);
-  await connect(client);
-  const seeded = o.kind === 'dkv' && o.writes === 'ctx' && READ_FRACTION[o.workload] < 1 ? await seedContexts(client, o) : undefined;
+  const d = driverFor(o);
+  await connect(d, o.conc);
+  const isInsert = o.workload === 'insert';
+  let seeded: (Buffer | undefined)[] | undefined;
+  if (needsSeed(o)) {
+    const got = receive<{ contexts: (string | null)[] }>(process, 'seed');
+    process.send!({ type: 'need-seed' });
+    seeded = (await got).contexts.map((c) => (c === null ? undefined : Buffer.from(c, 'base64')));
+  }
   process.send!({ type: 'ready' });
   const { t0 } = await receive<{ t0: number }>(process, 'go');
   const base = performance.now() + (t0 - Date.now());
@@ -97,14 +118,31 @@ async function worker(): Promise<void> {
     const d = process.cpuUsage(cpu0);
     cpuUs ??= d.user + d.system;
   };
-  setTimeout(() => (cpu0 = process.cpuUsage()), Math.max(0, base + o.warmupMs - performance.now()));
-  const end = setTimeout(measure, Math.max(0, base + o.warmupMs + o.durationMs - performance.now()));
-  const r = await drive(client, o, index, base, seeded);
+  const warmupMs = isInsert ? 0 : o.warmupMs;
+  setTimeout(() => (cpu0 = process.cpuUsage()), Math.max(0, base + warmupMs - performance.now()));
+  const end = isInsert ? undefined : setTimeout(measure, Math.max(0, base + o.warmupMs + o.durationMs - performance.now()));
+  const r = isInsert ? await insert(d, o, index, base) : await drive(d, o, index, base, seeded);
   clearTimeout(end);
   measure();
-  client.close();
+  d.close();
   reported = true;
   process.send!({ type: 'result', ...r, cpuUs: cpuUs! } satisfies WorkerResult);
+}
+
+/** needsSeed: only dkv writes with the last seen context ('ctx') need every key's context up front. */
+function needsSeed(o: LoadOptions): boolean {
+  return o.kind === 'dkv' && o.writes === 'ctx' && o.workload !== 'insert' && READ_FRACTION[o.workload] < 1;
+}
+
+/** seedOnce reads every key's context once for all workers (base64, null when the key has none). */
+async function seedOnce(o: LoadOptions): Promise<(string | null)[]> {
+  const d = driverFor(o);
+  try {
+    await connect(d, 32);
+    return (await seedContexts(d, o)).map((c) => (c ? c.toString('base64') : null));
+  } finally {
+    d.close();
+  }
 }
 
 function summarize(h: Histogram): Latency {
@@ -113,8 +151,9 @@ function summarize(h: Histogram): Latency {
 
 /** runLoad is the parent side: guard, preload, fork workers, start them together, merge. */
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
-  assertTestTarget(o.target);
-  if (o.preload && o.kind === 'dkv' && READ_FRACTION[o.workload] > 0) await preload(o);
+  o.target.split(',').forEach((t) => assertTestTarget(t.trim()));
+  if (o.preload && o.kind !== 'noop' && o.workload !== 'insert' && READ_FRACTION[o.workload] > 0) await preload(o);
+  const isInsert = o.workload === 'insert';
   const self = fileURLToPath(import.meta.url);
   const kids: ChildProcess[] = Array.from({ length: o.procs }, (_, index) =>
     fork(self, ['--worker', JSON.stringify({ opts: o, index })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
@@ -125,6 +164,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       kids.forEach((k) => k.once('exit', (code, sig) => reported.has(k) || rej(new Error(`load worker ${k.pid} exited (${code ?? sig}) before reporting`)))),
     );
     const ready = kids.map((k) => receive(k, 'ready'));
+    const wantSeed = kids.map((k) => receive(k, 'need-seed').then(() => k));
     const results = kids.map((k) =>
       receive<WorkerResult>(k, 'result').then((r) => {
         reported.add(k);
@@ -132,20 +172,26 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         return r;
       }),
     );
+    if (needsSeed(o)) {
+      const contexts = await seedOnce(o);
+      await Promise.race([Promise.all(wantSeed.map((w) => w.then((k) => k.send({ type: 'seed', contexts })))), died]);
+    }
     await Promise.race([Promise.all(ready), died]);
     const t0 = Date.now() + 100;
     kids.forEach((k) => k.send({ type: 'go', t0 }));
     const base = performance.now() + (t0 - Date.now());
     const at = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, base + ms - performance.now())));
+    const results_ = Promise.all(results);
     const windowStats = (async (): Promise<[ServerSample[], ServerSample[], number]> => {
-      await at(o.warmupMs);
+      await at(isInsert ? 0 : o.warmupMs);
       if (o.resetServerPeak) o.serverPids.forEach(resetPeakRss);
       const [s0, h0] = [sample(o.serverPids), hostTicks()];
-      await at(o.warmupMs + o.durationMs);
+      if (isInsert) await results_.catch(() => {});
+      else await at(o.warmupMs + o.durationMs);
       const [s1, h1] = [sample(o.serverPids), hostTicks()];
       return [s0, s1, Math.round((100 * availableParallelism() * (h1[0] - h0[0])) / Math.max(1, h1[1] - h0[1]))];
     })();
-    const got = await Promise.race([Promise.all(results), died]);
+    const got = await Promise.race([results_, died]);
     const [s0, s1, hostCpuPct] = await windowStats;
     const [all, reads, updates] = [newHistogram(), newHistogram(), newHistogram()];
     const errors: Record<string, number> = {};
@@ -157,17 +203,20 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     }
     const ops = got.reduce((s, r) => s + r.ops, 0);
     const { serverPids: _, ...options } = o;
+    // For insert the window is the load itself: from the start to the last worker's last answer.
+    const windowMs = isInsert ? Math.max(1, ...got.map((r) => r.elapsedMs ?? 0)) : o.durationMs;
+    if (isInsert) options.durationMs = Math.round(windowMs);
     return {
       options,
       ops,
-      opsPerSec: Math.round(ops / (o.durationMs / 1000)),
+      opsPerSec: Math.round(ops / (windowMs / 1000)),
       errors,
       errorCount: Object.values(errors).reduce((s, n) => s + n, 0),
       latencyUs: summarize(all),
       read: reads.totalCount ? summarize(reads) : null,
       update: updates.totalCount ? summarize(updates) : null,
       server: usage(s0, s1),
-      clientCpuPct: Math.round(got.reduce((s, r) => s + r.cpuUs, 0) / 10 / o.durationMs),
+      clientCpuPct: Math.round(got.reduce((s, r) => s + r.cpuUs, 0) / 10 / windowMs),
       hostCpuPct,
       histogram: encodeIntoCompressedBase64(all),
     };
@@ -208,16 +257,18 @@ function fromArgv(argv: string[]): LoadOptions & { json: boolean } {
       dist: { type: 'string', default: 'uniform' }, procs: { type: 'string', default: '1' }, rate: { type: 'string' },
       timeout: { type: 'string', default: '5s' }, 'server-pid': { type: 'string' }, 'reset-server-peak': { type: 'boolean', default: false },
       'no-preload': { type: 'boolean', default: false }, writes: { type: 'string', default: 'ctx' }, json: { type: 'boolean', default: false },
+      consistency: { type: 'string' }, 'insert-from': { type: 'string', default: '0' },
     },
   });
   if (!v.target) throw new Error('--target HOST:PORT is required');
-  if (v.kind !== 'dkv' && v.kind !== 'noop') throw new Error(`--kind: dkv or noop, got ${v.kind}`);
-  if (!(v.workload! in READ_FRACTION)) throw new Error(`--workload: put, get, A, B or C, got ${v.workload}`);
+  if (!KINDS.includes(v.kind as Kind)) throw new Error(`--kind: ${KINDS.join(', ')}; got ${v.kind}`);
+  if (!(v.workload! in READ_FRACTION)) throw new Error(`--workload: put, get, A, B, C or insert, got ${v.workload}`);
+  if (v.consistency !== undefined && !['one', 'quorum', 'all'].includes(v.consistency)) throw new Error(`--consistency: one, quorum or all, got ${v.consistency}`);
   if (v.writes !== 'ctx' && v.writes !== 'rmw' && v.writes !== 'blind') throw new Error(`--writes: ctx, rmw or blind, got ${v.writes}`);
   if (v.dist !== 'uniform' && v.dist !== 'zipfian') throw new Error(`--dist: uniform or zipfian, got ${v.dist}`);
   return {
-    target: assertTestTarget(v.target),
-    kind: v.kind,
+    target: v.target.split(',').map((t) => assertTestTarget(t.trim())).join(','),
+    kind: v.kind as Kind,
     workload: v.workload as Workload,
     conc: positiveInt(v.conc!, '--conc'),
     durationMs: duration(v.duration!, '--duration'),
@@ -234,6 +285,8 @@ function fromArgv(argv: string[]): LoadOptions & { json: boolean } {
     resetServerPeak: v['reset-server-peak']!,
     preload: !v['no-preload'],
     json: v.json!,
+    consistency: v.consistency as LoadOptions['consistency'],
+    insertFrom: nonNegativeInt(v['insert-from']!, '--insert-from'),
   };
 }
 

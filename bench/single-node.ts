@@ -21,67 +21,12 @@
  *   when a run fails or on Ctrl-C. --server-cpu-prof DIR runs the dkv node under
  *   `node --cpu-prof --cpu-prof-dir DIR` (summarize with bench/prof-summary.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { assertTestTarget } from '../test/helpers/target-guard.js';
+import { ROOT, start, stop, type Started } from './lib/servers.js';
 import { runLoad, type LoadOptions, type LoadResult, type Workload } from './load.js';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-interface Started {
-  proc: ChildProcess;
-  pid: number;
-  address: string;
-  log: string[];
-}
-
-/** start spawns a server and resolves with the address from its `serving NAME HOST:PORT` line. */
-function start(name: string, args: string[], timeoutMs = 30_000): Promise<Started> {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log: string[] = [];
-  const keep = (chunk: Buffer) => {
-    log.push(...chunk.toString().split('\n').filter(Boolean));
-    log.splice(0, Math.max(0, log.length - 50));
-  };
-  proc.stderr!.on('data', keep);
-  return new Promise((res, rej) => {
-    let out = '';
-    const fail = (why: string) => {
-      clearTimeout(timer);
-      proc.kill('SIGKILL');
-      rej(new Error(`${name}: ${why}\n${log.join('\n')}`));
-    };
-    const timer = setTimeout(() => fail(`no "serving ${name}" line within ${timeoutMs} ms`), timeoutMs);
-    proc.once('exit', (code, sig) => fail(`exited (${code ?? sig}) before serving`));
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      keep(chunk);
-      const m = new RegExp(`^serving ${name} (\\S+)$`, 'm').exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      proc.removeAllListeners('exit');
-      try {
-        res({ proc, pid: proc.pid!, address: assertTestTarget(m[1]), log });
-      } catch (e) {
-        fail((e as Error).message);
-      }
-    });
-  });
-}
-
-/** stop sends SIGTERM and waits for the exit (SIGKILL after 10 s). */
-async function stop(s: Started | undefined): Promise<void> {
-  if (!s || s.proc.exitCode !== null || s.proc.signalCode !== null) return;
-  const exited = new Promise((r) => s.proc.once('exit', r));
-  s.proc.kill('SIGTERM');
-  const t = setTimeout(() => s.proc.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(t);
-}
 
 const fmtMs = (us: number) => (us / 1000).toFixed(us < 10_000 ? 2 : 1);
 

@@ -17,6 +17,19 @@ export function keyTable(n: number, size: number): Buffer[] {
   return Array.from({ length: n }, (_, i) => keyOf(i, size));
 }
 
+/**
+ * keyLookup returns i -> key: from a prebuilt table (no allocation per op) when `table` (by
+ * default up to 2M keys), else built on each call (for huge key spaces and one-pass loads).
+ */
+export function keyLookup(n: number, size: number, table = n <= 2_000_000): (i: number) => Buffer {
+  if (!table) {
+    keyOf(n - 1, size); // fail early when size is too small for the largest index
+    return (i) => keyOf(i, size);
+  }
+  const t = keyTable(n, size);
+  return (i) => t[i];
+}
+
 export type Chooser = () => number;
 
 export function uniform(n: number, rand: () => number = Math.random): Chooser {
