@@ -154,7 +154,7 @@ async function main(): Promise<void> {
   const loadStart = loadavg();
   log(`bench ${QUICK ? '--quick ' : ''}started ${started.toISOString()}; load average ${loadStart.map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} cores`);
   if (loadStart[0] > cpus().length * 0.5) {
-    const n = `The machine was busy when the run started (load average ${loadStart[0].toFixed(2)} on ${cpus().length} cores, from other work): absolute figures are lower and noisier than on an idle machine; compare ratios within the run and server CPU µs/op.`;
+    const n = `The 1-minute load average was ${loadStart[0].toFixed(2)} on ${cpus().length} cores when the run started (other work on the shared machine); the "other CPU %" column shows how much of that went on in each measurement window.`;
     notes.push(n);
     log(n);
   }
