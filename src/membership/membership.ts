@@ -106,11 +106,6 @@ export class Membership {
     return this.table.get(id)?.address;
   }
 
-  /** knowsOthers says whether any member besides this node is known. */
-  knowsOthers(): boolean {
-    return this.table.size > 1;
-  }
-
   /** onLivenessChange registers a callback for every UP / SUSPECT / DOWN transition. */
   onLivenessChange(fn: (c: LivenessChange) => void): void {
     this.changeListeners.push(fn);
@@ -135,10 +130,6 @@ export class Membership {
     return isDown(id, true, others, (v) => !this.suspects(v)) ? 'down' : 'suspect';
   }
 
-  /** phi is the detector's current suspicion level of id (for status and tests). */
-  phi(id: string): number {
-    return this.windows.get(id)?.phi(this.clock.monotonic()) ?? 0;
-  }
 
   /** isUsable says whether requests should be sent to id (preference-list filter): not DOWN at the last check (gossip rounds and merges re-check). */
   isUsable = (id: string): boolean => this.verdicts.get(id) !== 'down';

@@ -6,11 +6,6 @@
 export class KeyLock {
   private readonly tails = new Map<string, Promise<void>>();
 
-  /** held says whether a section on key is running or queued. */
-  held(key: string): boolean {
-    return this.tails.has(key);
-  }
-
   async with<T>(key: string, fn: () => Promise<T>): Promise<T> {
     return this.withKeys([key], fn);
   }

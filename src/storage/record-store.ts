@@ -8,7 +8,7 @@ import { isStorageError, type BatchOp, type StorageEngine } from './engine.js';
 import { GroupCommitter } from './group-commit.js';
 import { HotCache, cacheKeyOf } from './hot-cache.js';
 import { KeyLock } from './key-lock.js';
-import { dataKey, dataRange, keyIn, Keyspace, metaKey, rangeOf, userKeyOf } from './keyspace.js';
+import { dataKey, keyIn, Keyspace, metaKey, rangeOf } from './keyspace.js';
 import { decodeRecord, encodeRecord } from './record-codec.js';
 
 export interface RecordStoreOptions {
@@ -331,11 +331,6 @@ export class RecordStore {
   /** dropIndexEntry removes a stale tombstone index entry (the key was written again). */
   async dropIndexEntry(indexKey: Buffer): Promise<void> {
     await this.commit([{ type: 'del', key: indexKey }]);
-  }
-
-  /** scan yields every stored record in user-key order within [gte, lt) (antientropy, streaming). */
-  async *scan(range: { gte?: Buffer; lt?: Buffer } = {}): AsyncGenerator<{ key: Buffer; versions: Version[] }> {
-    for await (const [k, v] of this.engine.iterate(dataRange(range))) yield { key: userKeyOf(k), versions: decodeRecord(v) };
   }
 
   /**

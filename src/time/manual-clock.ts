@@ -44,13 +44,6 @@ export class ManualClock implements Clock {
     return this.pending.filter((p) => !p.cancelled).length;
   }
 
-  /** nextAt is the time of the earliest pending timer, or undefined. */
-  nextAt(): number | undefined {
-    let best: number | undefined;
-    for (const p of this.pending) if (!p.cancelled && (best === undefined || p.at < best)) best = p.at;
-    return best;
-  }
-
   /**
    * advance moves time forward by ms, firing every timer due on the way in order. Timers
    * scheduled by fired callbacks fire too if they fall inside the window. Between timers it
