@@ -17,7 +17,8 @@ export interface FeedRequest {
  * FeedMessage is one message of a feed: the first has no change and gives the position the
  * feed starts from; later ones carry a change, or nothing (a heartbeat, every second, so the
  * reader can tell a silent feed from a dead link). resync says the requested position is
- * no longer in the log (trimmed, or another incarnation): the feed continues from now.
+ * no longer in the log (trimmed, or another incarnation whose log was trimmed too): the feed
+ * continues from now.
  */
 export interface FeedMessage {
   seq: number;
@@ -76,7 +77,14 @@ export function serveFeed(log: ChangeLog, clock: Clock, req: FeedRequest, sink: 
     sink.end(err);
   };
 
-  const stale = req.fromSeq > 0 && (req.incarnation !== log.incarnation || req.fromSeq < log.oldestSeq - 1 || req.fromSeq > log.lastSeq);
+  // A position in another incarnation of this replica (its directory was wiped) resumes from
+  // the start of the new log while that log still holds its first entry: the new log then
+  // holds every change this replica applied since, and what only the lost log held is gone
+  // from the replica too, so nothing that still exists is skipped (other replicas' feeds
+  // carry the rest). Otherwise a position the log no longer covers is a resync.
+  const reborn = req.fromSeq > 0 && req.incarnation !== log.incarnation && log.oldestSeq <= 1;
+  if (reborn) sent = 0;
+  const stale = req.fromSeq > 0 && !reborn && (req.incarnation !== log.incarnation || req.fromSeq < log.oldestSeq - 1 || req.fromSeq > log.lastSeq);
   if (req.fromSeq === 0 || stale) {
     sent = log.lastSeq;
     send({ seq: sent, incarnation: log.incarnation, resync: stale || undefined });
