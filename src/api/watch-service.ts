@@ -24,6 +24,7 @@ function toWire(e: WatchEvent): WatchResponse {
     siblings: e.live.map(toSibling),
     context: e.context.size > 0 ? encodeContext(e.context) : Buffer.alloc(0),
     resumeToken: e.token,
+    deleted: e.deleted ?? false,
   };
 }
 

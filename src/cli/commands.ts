@@ -1,5 +1,5 @@
 import { DkvClient, DkvRequestError, type ConsistencyOptions, type Level } from '../client/dkv-client.js';
-import { Liveness, MemberStatus, type StatusResponse, type RingResponse } from '../generated/dkv/v1/admin.js';
+import { Liveness, MemberStatus, type Member, type StatusResponse, type RingResponse } from '../generated/dkv/v1/admin.js';
 import type { Receipt } from '../generated/dkv/v1/kv.js';
 import { CliError, duration, int, parse, type Options } from './args.js';
 
@@ -40,11 +40,12 @@ function receiptLine(r: Receipt | undefined): string {
   if (!r) return '';
   const reps = r.replicas.map((a) => (a.fallback ? `${a.nodeId}(hint for ${a.hintedFor})` : a.nodeId)).join(', ');
   const repaired = r.readRepaired.length ? `; read repair sent to ${r.readRepaired.join(', ')}` : '';
-  return `coordinator ${r.coordinator}; ${r.replicas.length}/${r.n} replicas answered (${r.required} required): ${reps}${repaired}`;
+  const version = r.version ? `; version ${r.version}` : '';
+  return `coordinator ${r.coordinator}; ${r.replicas.length}/${r.n} replicas answered (${r.required} required): ${reps}${repaired}${version}`;
 }
 
 function receiptJson(r: Receipt | undefined) {
-  return r && { coordinator: r.coordinator, required: r.required, n: r.n, replicas: r.replicas, readRepaired: r.readRepaired };
+  return r && { coordinator: r.coordinator, required: r.required, n: r.n, replicas: r.replicas, readRepaired: r.readRepaired, ...(r.version ? { version: r.version } : {}) };
 }
 
 /** get prints the value (or each sibling); exit code 1 when the key is absent. */
@@ -201,10 +202,10 @@ export async function watch(argv: string[], io: Out): Promise<number> {
     const target = p.length === 1 ? { key: p[0] } : { prefix: v.prefix as string };
     for await (const e of c.watch(target, { from: v.from ? Buffer.from(v.from as string, 'base64') : undefined })) {
       const token = e.token.toString('base64');
-      if (v.json) io.out(JSON.stringify({ kind: e.kind, key: e.key.toString('utf8'), values: e.values.map((x) => x.toString('utf8')), context: e.context.toString('base64'), token }));
+      if (v.json) io.out(JSON.stringify({ kind: e.kind, key: e.key.toString('utf8'), values: e.values.map((x) => x.toString('utf8')), deleted: e.deleted, context: e.context.toString('base64'), token }));
       else if (e.kind === 'created') io.err(`watching ${p[0] ?? `prefix ${JSON.stringify(v.prefix)}`} (resume token ${token})`);
       else if (e.kind === 'resync') io.out(`RESYNC_REQUIRED: changes were missed; re-read the keys you care about`);
-      else io.out(`${e.kind.toUpperCase()} ${e.key.toString('utf8')}${e.values.length ? ' ' + e.values.map((x) => x.toString('utf8')).join(' | ') : ''}`);
+      else io.out(`${e.kind.toUpperCase()} ${e.key.toString('utf8')}${e.values.length ? ' ' + e.values.map((x) => x.toString('utf8')).join(' | ') : ''}${e.kind === 'put' && e.deleted ? ' (merged a concurrent delete)' : ''}`);
       if (e.kind !== 'created' && max !== undefined && ++n >= max) break;
     }
     return 0;
@@ -244,6 +245,7 @@ export async function decommission(argv: string[], io: Out): Promise<number> {
       if (op) io.err(`${bar(op.done, op.total)} ${op.done}/${op.total} ranges, ${op.bytes} B, ${Math.round(op.rateBytesPerS)} B/s, ~${Math.round(op.etaMs / 1000)}s left`);
       if (op?.state === 'failed') throw new CliError(`decommission failed: ${op.message}`);
       if (me?.status === MemberStatus.MEMBER_STATUS_LEFT) {
+        await untilPeersSeeLeft(s.nodeId, s.members, io);
         io.out(`${s.nodeId} has LEFT the ring: ${op?.message ?? ''}; stop it now, then run dkv cleanup on the others`);
         return 0;
       }
@@ -251,6 +253,31 @@ export async function decommission(argv: string[], io: Out): Promise<number> {
   } finally {
     c.close();
   }
+}
+
+/**
+ * untilPeersSeeLeft waits until one other live member reports `id` as LEFT (gossip spreads it
+ * from there), so stopping the node right after cannot leave it LEAVING in the others' rings.
+ */
+async function untilPeersSeeLeft(id: string, members: Member[], io: Out): Promise<void> {
+  const peers = members.filter((m) => m.nodeId !== id && m.status === MemberStatus.MEMBER_STATUS_NORMAL && m.address);
+  if (peers.length === 0) return;
+  for (let attempt = 0; attempt < 120; attempt++) {
+    for (const peer of peers) {
+      const c = new DkvClient({ nodes: [peer.address], timeoutMs: 2_000 });
+      try {
+        const view = (await c.status()).members.find((m) => m.nodeId === id);
+        if (view?.status === MemberStatus.MEMBER_STATUS_LEFT) return;
+      } catch {
+        // try the next peer
+      } finally {
+        c.close();
+      }
+    }
+    if (attempt % 10 === 0) io.err(`waiting for the other nodes to see ${id} LEFT`);
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  io.err(`no other node reports ${id} LEFT after 60 s; check dkv status on them before stopping it`);
 }
 
 /** removenode NODE: remove a dead node; every other node re-replicates its ranges. */

@@ -44,6 +44,8 @@ export interface WatchEvent {
   key: Buffer;
   values: Buffer[];
   context: Buffer;
+  /** deleted: the change carries a delete (DELETE, or a PUT that merged a concurrent delete). */
+  deleted: boolean;
   /** token resumes the watch right after this event. */
   token: Buffer;
 }
@@ -182,7 +184,7 @@ export class DkvClient {
         wake?.();
       };
       stream.on('data', (m: WatchResponse) =>
-        push({ ev: { kind: kinds[m.kind] ?? 'put', key: m.key, values: m.siblings.map((s) => s.value), context: m.context, token: m.resumeToken } }),
+        push({ ev: { kind: kinds[m.kind] ?? 'put', key: m.key, values: m.siblings.map((s) => s.value), context: m.context, deleted: m.deleted, token: m.resumeToken } }),
       );
       stream.on('error', (err: ServiceError) => push({ err }));
       stream.on('end', () => push({ end: true }));

@@ -192,7 +192,8 @@ export class Coordinator {
     // Hints go only to replicas that never acknowledged, also counting acks after the response.
     void settled.then((all) => this.hintUnacknowledged(op.key, record, entries, all.flatMap((x) => x.ok.map((o) => o.entry))));
     if (!met) throw this.unavailable('write', 'W', w, n, { ...g, ok: g.ok.filter((o) => acked.includes(o.entry)) }, counts);
-    return { context: contextAfterWrite(record, op.context, dot), receipt: this.receipt(w, n, acked.filter((e) => !pending.has(e)), []) };
+    const receipt = { ...this.receipt(w, n, acked.filter((e) => !pending.has(e)), []), version: `${dot.actor}:${dot.counter}` };
+    return { context: contextAfterWrite(record, op.context, dot), receipt };
   }
 
   /** standIns picks, for each missing primary, the next usable node clockwise not yet used. */

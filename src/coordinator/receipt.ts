@@ -12,4 +12,6 @@ export interface Receipt {
   n: number;
   replicas: ReplicaAck[];
   readRepaired: string[];
+  /** version: the dot a write created, as "actor:counter"; absent for reads. */
+  version?: string;
 }

@@ -82,7 +82,14 @@ export function forwardFromWire(req: ForwardRequest, limits: Limits): ForwardOp 
 }
 
 export function receiptToWire(r: Receipt): WireReceipt {
-  return { coordinator: r.coordinator, required: r.required, n: r.n, readRepaired: r.readRepaired, replicas: r.replicas.map((a) => ({ nodeId: a.nodeId, fallback: a.fallback, hintedFor: a.hintedFor ?? '' })) };
+  return {
+    coordinator: r.coordinator,
+    required: r.required,
+    n: r.n,
+    readRepaired: r.readRepaired,
+    replicas: r.replicas.map((a) => ({ nodeId: a.nodeId, fallback: a.fallback, hintedFor: a.hintedFor ?? '' })),
+    version: r.version ?? '',
+  };
 }
 
 export function receiptFromWire(r: WireReceipt | undefined): Receipt {
@@ -92,6 +99,7 @@ export function receiptFromWire(r: WireReceipt | undefined): Receipt {
     n: r?.n ?? 0,
     readRepaired: r?.readRepaired ?? [],
     replicas: (r?.replicas ?? []).map((a) => ({ nodeId: a.nodeId, fallback: a.fallback, hintedFor: a.hintedFor || undefined })),
+    ...(r?.version ? { version: r.version } : {}),
   };
 }
 

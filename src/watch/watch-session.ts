@@ -15,6 +15,8 @@ export type WatchEventKind = 'created' | 'put' | 'delete' | 'expire' | 'resync';
 export interface WatchEvent {
   kind: WatchEventKind;
   key?: Buffer;
+  /** deleted: the change carries a delete (a tombstone that is not an expiry). */
+  deleted?: boolean;
   live: Version[];
   context: VersionVector;
   token: Buffer;
@@ -167,7 +169,12 @@ export class WatchSession {
     else this.early.push(e);
   }
 
-  /** onChange emits the change's new versions, once, as a PUT, DELETE or EXPIRE event. */
+  /**
+   * onChange emits the change's new versions, once, as a PUT, DELETE or EXPIRE event. Versions
+   * already covered by what the watch knows (a later version or a delete that had seen them,
+   * e.g. from a feed that reconnects late) are not sent; a delete that arrives together with
+   * concurrent live versions is flagged `deleted` on their PUT.
+   */
   private onChange(key: Buffer, versions: Version[]): void {
     const ck = key.toString('latin1');
     const known = this.known.get(ck) ?? [];
@@ -179,12 +186,9 @@ export class WatchSession {
     if (fresh.length === 0) return;
     for (const v of fresh) this.remember(idOf(v));
     const now = this.d.clock.now();
-    const kind: WatchEventKind = fresh.some((v) => !v.tombstone && (v.expiresAtMs === 0 || v.expiresAtMs > now))
-      ? 'put'
-      : fresh.some((v) => v.tombstone && v.expiresAtMs === 0)
-        ? 'delete'
-        : 'expire';
-    this.send({ kind, key, live: liveValues(merged, now), context: contextOf(merged), token: this.token() });
+    const deleted = fresh.some((v) => v.tombstone && v.expiresAtMs === 0);
+    const kind: WatchEventKind = fresh.some((v) => !v.tombstone && (v.expiresAtMs === 0 || v.expiresAtMs > now)) ? 'put' : deleted ? 'delete' : 'expire';
+    this.send({ kind, key, deleted, live: liveValues(merged, now), context: contextOf(merged), token: this.token() });
   }
 
   private remember(id: string): void {

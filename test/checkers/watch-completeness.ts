@@ -9,6 +9,12 @@
  * (when `prefix`/`keys` is given) lies outside the watch, is reported. A delete event without
  * a write id counts as delivering the acknowledged deletes of its key (never as a duplicate).
  * Events naming no known write (e.g. an indeterminate write left out) are only counted.
+ *
+ * With `versionOf` (each write's version "actor:counter", from its receipt) and events that
+ * carry their causal `context`, a write is also superseded when a delivered event of its key
+ * has a context covering its version: the watcher was shown a state that includes the write
+ * or what replaced it (e.g. a delete folded into a later event). The no-lost-writes checker
+ * keeps contexts honest: a context covering a write nothing had seen shows up there as a loss.
  */
 import { CausalIndex } from './causal.js';
 import { type CheckResult, type History, type Violation, type WriteId, describeOp, isWrite } from './history.js';
@@ -20,6 +26,8 @@ export interface WatchEvent {
   kind?: 'put' | 'delete';
   /** time: when it was delivered, for messages only. */
   time?: number;
+  /** context: the event's causal context (actor -> counter), when known. */
+  context?: ReadonlyMap<string, number>;
 }
 
 export interface WatchOptions {
@@ -28,12 +36,16 @@ export interface WatchOptions {
   keys?: readonly string[];
   /** since: writes invoked before this time (the watch start) need not be delivered. */
   since?: number;
+  /** versionOf: a write's version "actor:counter" (its dot), when known. */
+  versionOf?: (id: WriteId) => string | undefined;
 }
 
 export interface WatchStats {
   expected: number;
   delivered: number;
   superseded: number;
+  /** coveredByContext: superseded writes found only through an event's context. */
+  coveredByContext: number;
   missed: number;
   events: number;
   duplicates: number;
@@ -51,13 +63,15 @@ export function checkWatchCompleteness(
   const watched = (key: string): boolean =>
     !scoped || keySet.has(key) || (opts.prefix !== undefined && key.startsWith(opts.prefix));
   const violations: Violation[] = [];
-  const stats: WatchStats = { expected: 0, delivered: 0, superseded: 0, missed: 0, events: watchEvents.length, duplicates: 0, unknownEvents: 0 };
+  const stats: WatchStats = { expected: 0, delivered: 0, superseded: 0, coveredByContext: 0, missed: 0, events: watchEvents.length, duplicates: 0, unknownEvents: 0 };
 
   const count = new Map<WriteId, number>();
   const byKey = new Map<string, WriteId[]>();
+  const contexts = new Map<string, ReadonlyMap<string, number>[]>();
   const anonymousDeletes = new Set<string>();
   watchEvents.forEach((ev, i) => {
     const at = `event #${i}${ev.time !== undefined ? ` (t=${ev.time})` : ''}`;
+    if (ev.context) push(contexts, ev.key, ev.context);
     if (scoped && !watched(ev.key))
       violations.push({ checker: 'watchCompleteness', kind: 'outside-watch', key: ev.key, message: `${at} for key ${JSON.stringify(ev.key)} lies outside the watch` });
     if (ev.writeId === undefined) {
@@ -104,6 +118,12 @@ export function checkWatchCompleteness(
       stats.superseded++;
       continue;
     }
+    const version = opts.versionOf?.(id);
+    if (version !== undefined && (contexts.get(w.key) ?? []).some((c) => covers(c, version))) {
+      stats.superseded++;
+      stats.coveredByContext++;
+      continue;
+    }
     stats.missed++;
     violations.push({
       checker: 'watchCompleteness',
@@ -115,4 +135,17 @@ export function checkWatchCompleteness(
     });
   }
   return { ok: violations.length === 0, violations, stats };
+}
+
+function push<V>(m: Map<string, V[]>, k: string, v: V): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
+}
+
+/** covers says whether a context (actor -> counter) includes the version "actor:counter". */
+function covers(context: ReadonlyMap<string, number>, version: string): boolean {
+  const i = version.lastIndexOf(':');
+  const counter = Number(version.slice(i + 1));
+  return i > 0 && Number.isFinite(counter) && (context.get(version.slice(0, i)) ?? 0) >= counter;
 }

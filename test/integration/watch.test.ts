@@ -110,6 +110,10 @@ describe('KV.Watch on real processes (3 nodes, N = 3)', () => {
     expect(w.events.filter((e) => e.kind === 'expire')).toHaveLength(1);
     expect(w.events.filter((e) => e.kind === 'put')).toHaveLength(1);
     expect(d.events.filter((e) => e.kind === 'delete')).toHaveLength(1);
+    expect(d.events.filter((e) => e.kind !== 'created').map((e) => [e.kind, e.deleted])).toEqual([
+      ['put', false],
+      ['delete', true],
+    ]);
     await w.stop();
     await d.stop();
   });

@@ -63,6 +63,24 @@ describe('checkWatchCompleteness', () => {
     expect(r.stats).toMatchObject({ expected: 2, delivered: 1, superseded: 1 });
   });
 
+  it('accepts a write covered by the context of a delivered event of its key (e.g. a folded delete), given versions', () => {
+    const b = new Builder();
+    const w1 = b.put('c1', 'k');
+    const w2 = b.put('c2', 'k');
+    const versions: Record<string, string> = { [w1]: 'n1#a:7', [w2]: 'n2#b:3' };
+    const events = [{ key: 'k', writeId: w2, context: new Map([['n1#a', 9], ['n2#b', 3]]) }];
+    const covered = checkWatchCompleteness(b.history(), events, { versionOf: (id) => versions[id] });
+    expect(covered.violations).toEqual([]);
+    expect(covered.stats).toMatchObject({ expected: 2, delivered: 1, superseded: 1, coveredByContext: 1, missed: 0 });
+    // The same events without versions, or with a context that stops short of w1, miss w1.
+    expect(checkWatchCompleteness(b.history(), events).violations.map((v) => v.writeIds)).toEqual([[w1]]);
+    const short = [{ key: 'k', writeId: w2, context: new Map([['n1#a', 6]]) }];
+    expect(checkWatchCompleteness(b.history(), short, { versionOf: (id) => versions[id] }).violations.map((v) => v.writeIds)).toEqual([[w1]]);
+    // A context of another key covers nothing here.
+    const otherKey = [{ key: 'k', writeId: w2 }, { key: 'j', context: new Map([['n1#a', 9]]) }];
+    expect(checkWatchCompleteness(b.history(), otherKey, { versionOf: (id) => versions[id] }).stats.missed).toBe(1);
+  });
+
   it('scopes to the watched prefix and start time, and flags events outside it or on the wrong key', () => {
     const b = new Builder();
     b.put('c1', 'p/early');

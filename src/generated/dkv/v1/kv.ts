@@ -203,6 +203,12 @@ export interface Receipt {
    * when the cluster has fewer nodes).
    */
   n: number;
+  /**
+   * version names the version a Put or Delete created, as "ACTOR:COUNTER" (its dot). A
+   * context, or a watch event's context, that has COUNTER or more for ACTOR includes this
+   * write or something that replaced it. Empty for reads.
+   */
+  version: string;
 }
 
 /** GetRequest reads one key. */
@@ -295,6 +301,12 @@ export interface WatchResponse {
   context: Buffer;
   /** resume_token resumes the watch right after this event. */
   resumeToken: Buffer;
+  /**
+   * deleted is true when the change carries a delete: always for DELETE, and for a PUT that
+   * merged a delete concurrent with the siblings it lists (the key still has values; the
+   * versions the delete covered will not be sent).
+   */
+  deleted: boolean;
 }
 
 function createBaseConsistency(): Consistency {
@@ -633,7 +645,7 @@ export const ReplicaAck: MessageFns<ReplicaAck> = {
 };
 
 function createBaseReceipt(): Receipt {
-  return { coordinator: "", required: 0, replicas: [], readRepaired: [], n: 0 };
+  return { coordinator: "", required: 0, replicas: [], readRepaired: [], n: 0, version: "" };
 }
 
 export const Receipt: MessageFns<Receipt> = {
@@ -652,6 +664,9 @@ export const Receipt: MessageFns<Receipt> = {
     }
     if (message.n !== 0) {
       writer.uint32(40).uint32(message.n);
+    }
+    if (message.version !== "") {
+      writer.uint32(50).string(message.version);
     }
     return writer;
   },
@@ -709,6 +724,14 @@ export const Receipt: MessageFns<Receipt> = {
             message.n = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -734,6 +757,7 @@ export const Receipt: MessageFns<Receipt> = {
         ? object.read_repaired.map((e: any) => globalThis.String(e))
         : [],
       n: isSet(object.n) ? globalThis.Number(object.n) : 0,
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
     };
   },
 
@@ -754,6 +778,9 @@ export const Receipt: MessageFns<Receipt> = {
     if (message.n !== 0) {
       obj.n = Math.round(message.n);
     }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
     return obj;
   },
 
@@ -767,6 +794,7 @@ export const Receipt: MessageFns<Receipt> = {
     message.replicas = object.replicas?.map((e) => ReplicaAck.fromPartial(e)) || [];
     message.readRepaired = object.readRepaired?.map((e) => e) || [];
     message.n = object.n ?? 0;
+    message.version = object.version ?? "";
     return message;
   },
 };
@@ -1465,7 +1493,14 @@ export const WatchRequest: MessageFns<WatchRequest> = {
 };
 
 function createBaseWatchResponse(): WatchResponse {
-  return { kind: 0, key: Buffer.alloc(0), siblings: [], context: Buffer.alloc(0), resumeToken: Buffer.alloc(0) };
+  return {
+    kind: 0,
+    key: Buffer.alloc(0),
+    siblings: [],
+    context: Buffer.alloc(0),
+    resumeToken: Buffer.alloc(0),
+    deleted: false,
+  };
 }
 
 export const WatchResponse: MessageFns<WatchResponse> = {
@@ -1484,6 +1519,9 @@ export const WatchResponse: MessageFns<WatchResponse> = {
     }
     if (message.resumeToken.length !== 0) {
       writer.uint32(42).bytes(message.resumeToken);
+    }
+    if (message.deleted !== false) {
+      writer.uint32(48).bool(message.deleted);
     }
     return writer;
   },
@@ -1541,6 +1579,14 @@ export const WatchResponse: MessageFns<WatchResponse> = {
             message.resumeToken = Buffer.from(reader.bytes());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.deleted = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1564,6 +1610,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
         : isSet(object.resume_token)
         ? Buffer.from(bytesFromBase64(object.resume_token))
         : Buffer.alloc(0),
+      deleted: isSet(object.deleted) ? globalThis.Boolean(object.deleted) : false,
     };
   },
 
@@ -1584,6 +1631,9 @@ export const WatchResponse: MessageFns<WatchResponse> = {
     if (message.resumeToken.length !== 0) {
       obj.resumeToken = base64FromBytes(message.resumeToken);
     }
+    if (message.deleted !== false) {
+      obj.deleted = message.deleted;
+    }
     return obj;
   },
 
@@ -1597,6 +1647,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
     message.siblings = object.siblings?.map((e) => Sibling.fromPartial(e)) || [];
     message.context = object.context ?? Buffer.alloc(0);
     message.resumeToken = object.resumeToken ?? Buffer.alloc(0);
+    message.deleted = object.deleted ?? false;
     return message;
   },
 };
