@@ -304,10 +304,26 @@ export class DkvNode {
       await this.rebalancer.runStreams('decommission');
       this.membership.updateSelf({ status: 'left' });
       await this.persistSelf();
+      await this.announce();
       this.log.info('decommission complete: LEFT the ring; this node can be stopped');
     } catch (e) {
       if (!this.stopping) this.log.error(`decommission failed: ${(e as Error).message}`);
     }
+  }
+
+  /**
+   * announce pushes this node's row to every member it can reach, so that a node stopped as
+   * soon as it reports LEFT is not left in the others' rings as a LEAVING node that is down
+   * (its ranges would keep a dead primary). Members it cannot reach learn it by gossip from
+   * those it reached.
+   */
+  private async announce(): Promise<void> {
+    const peers = this.membership.members().filter((m) => m.nodeId !== this.id && m.status !== 'left' && this.membership.liveness(m.nodeId) === 'up');
+    await Promise.all(
+      peers.map((m) =>
+        this.membership.exchangeWith(m.address).catch((e) => this.log.warn(`could not tell ${m.nodeId} this node left (${(e as Error).message}); gossip will`)),
+      ),
+    );
   }
 
   private async join(): Promise<void> {

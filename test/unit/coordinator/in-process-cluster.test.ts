@@ -121,4 +121,27 @@ describe('coordinator over an in-process cluster (memory transport, manual clock
     expect(vals(r.live)).toEqual(['new', 'old']);
     await sim.stop();
   });
+  it('names the version a write created in its receipt, and the returned context covers it', async () => {
+    const sim = await SimCluster.start(3, 17);
+    const res = await sim.settle(sim.node('n2').coordinator.write(put('v', 'x')));
+    const version = res.receipt.version!;
+    const actor = version.slice(0, version.lastIndexOf(':'));
+    const counter = Number(version.slice(version.lastIndexOf(':') + 1));
+    expect(actor.startsWith(res.receipt.coordinator + '#')).toBe(true);
+    expect(res.context.get(actor)).toBe(counter);
+    const stored = await sim.node(res.receipt.coordinator).store.read(Buffer.from('v'));
+    expect(stored.map((v) => `${v.dot.actor}:${v.dot.counter}`)).toEqual([version]);
+    await sim.stop();
+  });
+
+  // Regression (simulation, topology seeds): a decommissioned node stopped as soon as it
+  // reported LEFT stayed LEAVING-and-down in the others' rings, a dead primary forever.
+  it('tells the other nodes it has LEFT before reporting the decommission complete', async () => {
+    const sim = await SimCluster.start(4, 29, { gossipIntervalMs: 1_000 });
+    await sim.settle(sim.node('n4').decommission());
+    await sim.until(() => sim.node('n4').membership.selfState().status === 'left', 60_000, 1);
+    await sim.run(30, 1);
+    for (const id of ['n1', 'n2', 'n3']) expect(sim.node(id).membership.member('n4')?.status, `${id}'s view of n4`).toBe('left');
+    await sim.stop();
+  });
 });
