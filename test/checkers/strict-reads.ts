@@ -4,7 +4,8 @@
  * A successful get MISSES an acknowledged write w (w acknowledged before the get was invoked,
  * same key) when:
  * - w is a put, and no returned value is w or a write that had seen w (transitively), and no
- *   delete invoked before the get completed had seen w (its tombstone leaves nothing to return);
+ *   delete invoked before the get completed (or at the same instant: they were concurrent) had
+ *   seen w (its tombstone leaves nothing to return);
  * - w is a delete, and the get returned a value that w had seen (the deleted value came back).
  *
  * checkStrictReads reports every miss where both the get and the write ran with strict and
@@ -51,7 +52,7 @@ class ReadIndex {
       bitsSet(covered, idx.indexOf(id));
       bitsOr(covered, idx.past(id));
     }
-    for (const d of this.deletes.get(get.key) ?? []) if (d.invokeTime < get.completeTime) bitsOr(covered, idx.past(d.writeId!));
+    for (const d of this.deletes.get(get.key) ?? []) if (d.invokeTime <= get.completeTime) bitsOr(covered, idx.past(d.writeId!));
     const out: Miss[] = [];
     for (const w of this.acked.get(get.key) ?? []) {
       if (w.completeTime >= get.invokeTime) break;

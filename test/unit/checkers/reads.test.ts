@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { checkStrictReads, staleReadFraction } from '../../checkers/strict-reads.js';
 import { checkSiblingBound } from '../../checkers/sibling-bound.js';
 import { Builder } from './build.js';
+import { HistoryRecorder } from '../../checkers/history.js';
 
 const Q = { r: 2, w: 2, n: 3 };
 const strict = { strict: true, consistency: Q };
@@ -39,6 +40,27 @@ describe('checkStrictReads', () => {
     b.del('c2', 'j', { ctx: [x], outcome: 'fail' }); // may have happened: nothing left to return
     b.get('c3', 'j', [], strict);
     expect(checkStrictReads(b.history()).violations).toEqual([]);
+  });
+
+  // Regression (simulation seed 138, T3): on the simulation's manual clock a delete can be
+  // invoked in the very millisecond a get completes; its tombstone may be what the get saw.
+  it('counts a delete invoked at the instant the get completes as possibly seen, and a later one as not', () => {
+    const times = [1, 2, 3, 5, 5, 6];
+    const rec = new HistoryRecorder({ now: () => times.shift()! });
+    const w = rec.complete(rec.invoke({ client: 'c1', kind: 'put', key: 'k', ...strict }), 'ok');
+    const g = rec.invoke({ client: 'c2', kind: 'get', key: 'k', ...strict });
+    const d = rec.invoke({ client: 'c3', kind: 'delete', key: 'k', context: [w.writeId!], ...strict });
+    rec.complete(g, 'ok', []);
+    rec.complete(d, 'ok');
+    expect(g.completeTime).toBe(d.invokeTime);
+    expect(checkStrictReads(rec.history()).violations).toEqual([]);
+    const late = [1, 2, 3, 4, 5, 6];
+    const rec2 = new HistoryRecorder({ now: () => late.shift()! });
+    const w2 = rec2.complete(rec2.invoke({ client: 'c1', kind: 'put', key: 'k', ...strict }), 'ok');
+    const g2 = rec2.invoke({ client: 'c2', kind: 'get', key: 'k', ...strict });
+    rec2.complete(g2, 'ok', []);
+    rec2.complete(rec2.invoke({ client: 'c3', kind: 'delete', key: 'k', context: [w2.writeId!], ...strict }), 'ok');
+    expect(checkStrictReads(rec2.history()).violations.map((v) => v.writeIds)).toEqual([[w2.writeId]]);
   });
 
   it('checks only strict pairs with R + W > N that were acknowledged before the get began', () => {
