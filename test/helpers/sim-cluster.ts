@@ -60,6 +60,12 @@ export class SimCluster {
     return node;
   }
 
+  /** join starts a new node seeded by the first one; it joins in the background (no waiting). */
+  async join(id: string): Promise<DkvNode> {
+    if (this.order.includes(id)) throw new Error(`${id} is already a member of this simulation`);
+    return this.addNoWait(id);
+  }
+
   private async addNoWait(id: string): Promise<DkvNode> {
     if (!this.order.includes(id)) this.order.push(id);
     let disk = this.disks.get(id);

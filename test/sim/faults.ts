@@ -8,6 +8,11 @@ export interface Fault {
   detail: string;
 }
 
+export const FAULT_KINDS = ['alone', 'majority', 'bridge', 'one-way', 'lossy', 'slow', 'duplicate', 'crash', 'wipe', 'pause', 'skew'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+/** STRICT_FAULT_KINDS: TESTING.md T3 is T2's partitions with strict requests (no lost disks). */
+export const STRICT_FAULT_KINDS: readonly FaultKind[] = ['alone', 'majority', 'bridge', 'one-way', 'lossy', 'slow', 'duplicate', 'pause', 'crash'];
+
 const pick = <T>(r: SeededRandom, xs: readonly T[]): T => xs[r.int(xs.length)];
 
 function shuffled<T>(r: SeededRandom, xs: readonly T[]): T[] {
@@ -30,6 +35,12 @@ export class FaultScheduler {
   readonly injected: Fault[] = [];
   private stopped = false;
   private readonly down = new Set<string>();
+  /** protected nodes are under a topology change: they may crash, but are never wiped. */
+  private readonly protected = new Set<string>();
+  /** paused nodes are stopped processes: they serve no client either. */
+  readonly paused = new Set<string>();
+  /** retired nodes left the cluster for good: never restarted. */
+  private readonly retired = new Set<string>();
 
   constructor(
     private readonly sim: SimCluster,
@@ -52,12 +63,30 @@ export class FaultScheduler {
     }
   }
 
+  /** kinds limits the faults drawn (strict mode draws only partitions, pauses and crashes). */
+  kinds: readonly FaultKind[] = FAULT_KINDS;
+
+  protect(id: string): void {
+    this.protected.add(id);
+  }
+
+  unprotect(id: string): void {
+    this.protected.delete(id);
+  }
+
+  /** retire: the node has left (decommissioned, or removed after a wipe); never restart it. */
+  retire(id: string): void {
+    this.retired.add(id);
+    this.down.delete(id);
+  }
+
   /** healAll restores every link, clock and node (restarting crashed ones). */
   async healAll(): Promise<void> {
     this.sim.net.heal();
+    this.paused.clear();
     for (const c of this.sim.clocks.values()) c.skewMs = 0;
     for (const id of [...this.down]) {
-      await this.sim.restart(id);
+      if (!this.retired.has(id)) await this.sim.restart(id);
       this.down.delete(id);
     }
   }
@@ -69,9 +98,9 @@ export class FaultScheduler {
   private async inject(): Promise<() => Promise<void>> {
     const r = this.random;
     const net = this.sim.net;
-    const live = this.ids.filter((id) => !this.down.has(id));
+    const live = this.ids.filter((id) => !this.down.has(id) && this.sim.nodes.has(id));
     const order = shuffled(r, this.ids);
-    const kind = pick(r, ['alone', 'majority', 'bridge', 'one-way', 'lossy', 'slow', 'duplicate', 'crash', 'wipe', 'pause', 'skew'] as const);
+    const kind = pick(r, this.kinds);
     switch (kind) {
       case 'alone':
       case 'majority': {
@@ -106,12 +135,14 @@ export class FaultScheduler {
       }
       case 'crash':
       case 'wipe': {
-        if (live.length <= 1) return async () => undefined;
-        const victim = pick(r, live);
+        const candidates = kind === 'wipe' ? live.filter((id) => !this.protected.has(id)) : live;
+        if (live.length <= 1 || candidates.length === 0) return async () => undefined;
+        const victim = pick(r, candidates);
         await this.sim.crash(victim, kind === 'wipe');
         this.down.add(victim);
         this.record(kind, victim);
         return async () => {
+          if (this.retired.has(victim) || !this.down.has(victim)) return;
           await this.sim.restart(victim);
           this.down.delete(victim);
         };
@@ -120,8 +151,12 @@ export class FaultScheduler {
         // A paused process neither sends nor answers: cut all its links both ways.
         const victim = pick(r, live);
         net.partition([victim], this.ids.filter((x) => x !== victim));
+        this.paused.add(victim);
         this.record('pause', victim);
-        return async () => net.heal();
+        return async () => {
+          this.paused.delete(victim);
+          net.heal();
+        };
       }
       case 'skew': {
         const victim = pick(r, this.ids);
