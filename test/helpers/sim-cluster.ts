@@ -22,6 +22,11 @@ export class SimCluster {
   /** clocks are each node's view of the shared clock; set skewMs to skew its wall time (T7). */
   readonly clocks = new Map<string, SkewedClock>();
   private readonly order: string[] = [];
+  /**
+   * serveHooks: called with the method name before a node serves an internode request (the
+   * simulation's crash points use it to crash a node in the middle of an exchange).
+   */
+  readonly serveHooks = new Map<string, (method: string) => void>();
 
   constructor(
     readonly seed: number,
@@ -88,7 +93,18 @@ export class SimCluster {
       log: silentLogger,
     });
     this.nodes.set(id, node);
-    this.net.register(id, node.handler);
+    const hooks = this.serveHooks;
+    const handler = new Proxy(node.handler, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          hooks.get(id)?.(String(prop));
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    this.net.register(id, handler);
     await node.start(false);
     return node;
   }

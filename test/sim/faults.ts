@@ -1,3 +1,5 @@
+import { Keyspace, metaKey } from '../../src/storage/keyspace.js';
+import type { FaultOp } from '../../src/storage/memory-engine.js';
 import type { SeededRandom } from '../../src/time/random.js';
 import type { SimCluster } from '../helpers/sim-cluster.js';
 
@@ -8,10 +10,23 @@ export interface Fault {
   detail: string;
 }
 
-export const FAULT_KINDS = ['alone', 'majority', 'bridge', 'one-way', 'lossy', 'slow', 'duplicate', 'crash', 'wipe', 'pause', 'skew'] as const;
+export const FAULT_KINDS = ['alone', 'majority', 'bridge', 'one-way', 'lossy', 'slow', 'duplicate', 'crash', 'crash-point', 'wipe', 'pause', 'skew'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 /** STRICT_FAULT_KINDS: TESTING.md T3 is T2's partitions with strict requests (no lost disks). */
-export const STRICT_FAULT_KINDS: readonly FaultKind[] = ['alone', 'majority', 'bridge', 'one-way', 'lossy', 'slow', 'duplicate', 'pause', 'crash'];
+export const STRICT_FAULT_KINDS: readonly FaultKind[] = ['alone', 'majority', 'bridge', 'one-way', 'lossy', 'slow', 'duplicate', 'pause', 'crash', 'crash-point'];
+
+/**
+ * CRASH_POINTS (TESTING.md T5): where a 'crash-point' fault kills its node, as kill -9 would,
+ * at the first moment the point is reached while the fault is armed:
+ * - after-local-write: a data record was just written locally, before any acknowledgement;
+ * - mid-hint: a hint was just stored, or just deleted after delivery (mid replay);
+ * - mid-stream: a join or decommission stream just confirmed a cursor;
+ * - mid-merkle: the node is serving a Merkle exchange (hashes or leaf keys) to a peer.
+ */
+export const CRASH_POINTS = ['after-local-write', 'mid-hint', 'mid-stream', 'mid-merkle'] as const;
+export type CrashPoint = (typeof CRASH_POINTS)[number];
+
+const STREAM_PROGRESS = metaKey('stream-progress');
 
 const pick = <T>(r: SeededRandom, xs: readonly T[]): T => xs[r.int(xs.length)];
 
@@ -28,7 +43,8 @@ function shuffled<T>(r: SeededRandom, xs: readonly T[]): T[] {
  * FaultScheduler injects one fault at a time for a drawn duration, then heals it, for as
  * long as run() is allowed to go (TESTING.md T2-T8, T15): partitions of every shape (one node
  * alone, majority / minority, a bridge node seeing both sides, one-way), message loss, delay
- * and duplication, crash and restart, crash with a wiped directory, pauses, and wall-clock skew.
+ * and duplication, crash and restart, crash at a named point (T5), crash with a wiped
+ * directory, pauses, and wall-clock skew.
  * Every choice comes from the simulation's seeded Random.
  */
 export class FaultScheduler {
@@ -91,6 +107,54 @@ export class FaultScheduler {
     }
   }
 
+  /**
+   * armCrash makes `victim` crash, as kill -9 would, the first time it reaches `point` (after
+   * the write that reaches it applies, before its caller resumes). The caller restarts it (the
+   * scheduler at the end of the fault; crashAndRestartAt after a pause).
+   */
+  armCrash(victim: string, point: CrashPoint): { fired: () => boolean; disarm: () => void } {
+    let crashed = false;
+    const engine = this.sim.engines.get(victim)!;
+    const disarm = () => {
+      if (engine.fault === onWrite) engine.fault = undefined;
+      if (this.sim.serveHooks.get(victim) === onServe) this.sim.serveHooks.delete(victim);
+    };
+    const fire = () => {
+      if (crashed || this.stopped || !this.sim.nodes.has(victim)) return;
+      crashed = true;
+      disarm();
+      queueMicrotask(() => {
+        if (!this.sim.nodes.has(victim)) return;
+        void this.sim.crash(victim);
+        this.down.add(victim);
+        this.record('crash-point', `${victim} crashed at ${point}`);
+      });
+    };
+    const onWrite = (op: FaultOp): undefined => {
+      if (op.kind === 'write' && op.ops.some((o) => matchesPoint(point, o.key))) fire();
+      return undefined;
+    };
+    const onServe = (method: string) => {
+      if (method === 'merkleHashes' || method === 'merkleLeafKeys') fire();
+    };
+    if (point === 'mid-merkle') this.sim.serveHooks.set(victim, onServe);
+    else engine.fault = onWrite;
+    this.record('crash-point', `${victim} armed at ${point}`);
+    return { fired: () => crashed, disarm };
+  }
+
+  /** crashAndRestartAt arms a crash point on victim and restarts it restartMs after it fires. */
+  async crashAndRestartAt(victim: string, point: CrashPoint, restartMs: number): Promise<void> {
+    const armed = this.armCrash(victim, point);
+    while (!armed.fired() && !this.stopped) await this.sim.clock.sleep(20);
+    armed.disarm();
+    if (!armed.fired()) return;
+    await this.sim.clock.sleep(restartMs);
+    if (this.retired.has(victim) || !this.down.has(victim)) return;
+    this.down.delete(victim);
+    await this.sim.restart(victim);
+  }
+
   private record(kind: string, detail: string): void {
     this.injected.push({ at: this.sim.clock.monotonic(), kind, detail });
   }
@@ -133,6 +197,17 @@ export class FaultScheduler {
         this.record(kind, JSON.stringify(fault));
         return async () => net.heal();
       }
+      case 'crash-point': {
+        const victim = live.length > 1 ? pick(r, live) : undefined;
+        if (!victim) return async () => undefined;
+        const armed = this.armCrash(victim, pick(r, CRASH_POINTS));
+        return async () => {
+          armed.disarm();
+          if (!armed.fired() || this.retired.has(victim) || !this.down.has(victim)) return;
+          await this.sim.restart(victim);
+          this.down.delete(victim);
+        };
+      }
       case 'crash':
       case 'wipe': {
         const candidates = kind === 'wipe' ? live.filter((id) => !this.protected.has(id)) : live;
@@ -169,4 +244,10 @@ export class FaultScheduler {
       }
     }
   }
+}
+
+function matchesPoint(point: CrashPoint, key: Buffer): boolean {
+  if (point === 'after-local-write') return key[0] === Keyspace.Data;
+  if (point === 'mid-hint') return key[0] === Keyspace.Hint;
+  return point === 'mid-stream' && key.equals(STREAM_PROGRESS);
 }

@@ -70,9 +70,11 @@ const LEVELS = ['quorum', 'quorum', 'one', 'all'] as const;
  * simulate runs one seeded scenario: a whole cluster of real node code in one process (memory
  * transport, manual clock, memory engines), clients doing blind writes, read-resolve-writes,
  * deletes and reads on a few hot keys through random coordinators while the fault scheduler
- * injects faults; then it heals everything, lets hints and anti-entropy work, reads the final
- * state at R = ALL and runs the history checkers (no lost write, no phantom, no dominated
- * sibling, convergence). Everything random comes from `seed`: the same seed replays exactly.
+ * injects faults (and, in topology mode, a node joins and another leaves or is removed), and a
+ * watcher follows the keys' prefix; then it heals everything, lets hints and anti-entropy work,
+ * reads the final state at R = ALL and runs the history checkers (no lost write, no phantom, no
+ * dominated sibling, convergence, watch completeness, and strict reads in strict mode).
+ * Everything random comes from `seed`: the same seed replays exactly.
  */
 export async function simulate(o: SimOptions): Promise<SimResult> {
   const seed = o.seed;

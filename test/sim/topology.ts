@@ -8,8 +8,9 @@ import type { Fault, FaultScheduler } from './faults.js';
  * takes tokens, streams the ranges it will own while coordinators also write to it, becomes
  * NORMAL), then either a random original node is decommissioned (LEAVING while it pushes its
  * ranges, then LEFT and stopped) or one is killed with its directory wiped and removed with
- * removenode (the others re-replicate its ranges). The node under change may still be crashed
- * and restarted by the scheduler (a crash mid-stream: the stream resumes), but never wiped.
+ * removenode (the others re-replicate its ranges). In half the seeds the moving node is killed
+ * mid-stream and restarted (T5: its stream resumes from the last confirmed cursor); the node
+ * under change may also be crashed by the scheduler, but never wiped.
  * Each step is recorded as a fault; a step that cannot finish within its budget of simulated
  * time throws, which fails the seed with its replay line.
  */
@@ -22,6 +23,8 @@ export async function runTopologyChanges(sim: SimCluster, random: SeededRandom, 
   note('join', `${joiner} starts with --seeds`);
   await sim.join(joiner);
   ids.push(joiner);
+  // Half the seeds kill the joiner mid-stream (T5); its join resumes from its cursors.
+  if (random.next() < 0.5) void faults.crashAndRestartAt(joiner, 'mid-stream', 200 + random.int(800));
   await waitFor(sim, () => sim.nodes.get(joiner)?.membership.selfState().status === 'normal', 60_000, `${joiner} to finish joining`);
   faults.unprotect(joiner);
   note('join', `${joiner} is NORMAL`);
@@ -33,6 +36,7 @@ export async function runTopologyChanges(sim: SimCluster, random: SeededRandom, 
     await waitFor(sim, () => sim.nodes.has(victim) && sim.node(victim).membership.changing().length === 0, 60_000, `${victim} to be up with no change in progress`);
     note('decommission', `${victim} starts leaving`);
     await sim.node(victim).decommission();
+    if (random.next() < 0.5) void faults.crashAndRestartAt(victim, 'mid-stream', 200 + random.int(800));
     await waitFor(sim, () => sim.nodes.get(victim)?.membership.selfState().status === 'left', 60_000, `${victim} to finish leaving`);
     // As dkv decommission does: stop it once another node reports it LEFT.
     const others = () => ids.filter((id) => id !== victim && sim.nodes.has(id)).map((id) => sim.node(id));
