@@ -273,13 +273,31 @@ export class DkvNode {
 
   /** finishJoin streams the ranges this joining node will own, then makes it NORMAL. */
   private async finishJoin(): Promise<void> {
-    try {
+    await this.untilDone('join', async () => {
       await this.rebalancer.runStreams('join');
       this.membership.updateSelf({ status: 'normal' });
       await this.persistSelf();
       this.log.info(`join complete: NORMAL; ring has ${this.membership.ring().ownerCount} node(s)`);
-    } catch (e) {
-      if (!this.stopping) this.log.error(`join failed: ${(e as Error).message}`);
+    });
+  }
+
+  /**
+   * untilDone runs a join or decommission step until it succeeds or the node stops: a failed
+   * attempt (peers unreachable, a full disk) is retried from the confirmed cursors after a
+   * growing pause, so a node never stays JOINING or LEAVING, blocking every other topology
+   * change, because of a transient failure. Each failure stays visible in Admin.Status.
+   */
+  private async untilDone(what: string, step: () => Promise<void>): Promise<void> {
+    for (let attempt = 0; !this.stopping; attempt++) {
+      try {
+        await step();
+        return;
+      } catch (e) {
+        if (this.stopping) return;
+        const pause = Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5));
+        this.log.error(`${what} failed: ${(e as Error).message}; retrying in ${pause / 1000}s from the last confirmed keys`);
+        await this.clock.sleep(pause);
+      }
     }
   }
 
@@ -295,20 +313,24 @@ export class DkvNode {
     if (busy.length > 0) throw new DkvError('FAILED_PRECONDITION', `a topology change is in progress (${busy.map((m) => `${m.nodeId} ${m.status}`).join(', ')}); one at a time`);
     if (this.membership.ring().ownerCount <= 1) throw new DkvError('FAILED_PRECONDITION', `${this.id} is the last node owning data; decommissioning it would lose every key`);
     this.membership.updateSelf({ status: 'leaving' });
-    await this.persistSelf();
+    try {
+      await this.persistSelf();
+    } catch (e) {
+      // Not LEAVING unless it is on disk: a restart must resume what the others were told.
+      this.membership.updateSelf({ status: 'normal' });
+      throw e;
+    }
     this.joinLoop = this.finishDecommission();
   }
 
   private async finishDecommission(): Promise<void> {
-    try {
+    await this.untilDone('decommission', async () => {
       await this.rebalancer.runStreams('decommission');
       this.membership.updateSelf({ status: 'left' });
       await this.persistSelf();
       await this.announce();
       this.log.info('decommission complete: LEFT the ring; this node can be stopped');
-    } catch (e) {
-      if (!this.stopping) this.log.error(`decommission failed: ${(e as Error).message}`);
-    }
+    });
   }
 
   /**
@@ -429,6 +451,7 @@ export class DkvNode {
     this.replayer?.stop();
     this.antiEntropy.stop();
     this.purger.stop();
+    this.rebalancer.stop();
     for (const t of this.timers) t.cancel();
   }
 

@@ -54,6 +54,7 @@ export interface RebalancerOptions {
  */
 export class Rebalancer {
   private readonly ops: OperationStatus[] = [];
+  private stopped = false;
 
   constructor(
     private readonly store: RecordStore,
@@ -65,6 +66,15 @@ export class Rebalancer {
     private readonly log: Logger,
     private readonly opts: RebalancerOptions,
   ) {}
+
+  /** stop makes running streams give up at their next step (the node is stopping or crashed). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private checkStopped(): void {
+    if (this.stopped) throw new DkvError('NOT_SERVING', 'the node is stopping; the stream resumes from its last confirmed key on restart');
+  }
 
   operations(): OperationStatus[] {
     return this.ops.slice(-10);
@@ -103,6 +113,7 @@ export class Rebalancer {
       const startedAt = this.clock.monotonic();
       for (const r of p.ranges) {
         if (r.done) continue;
+        this.checkStopped();
         const range = { start: r.start, end: r.end };
         if (kind === 'join') await this.pull(range, r.peer.split(','), r, p, op);
         else await this.push(range, r.peer, r, p, op);
@@ -128,6 +139,7 @@ export class Rebalancer {
   /** pull streams one range from the first source that answers, resuming at the cursor. */
   private async pull(range: RingRange, sources: string[], r: Progress['ranges'][number], p: Progress, op: OperationStatus): Promise<void> {
     for (let attempt = 0; ; attempt++) {
+      this.checkStopped();
       const source = sources[attempt % sources.length];
       const address = this.membership.address(source);
       if (address && this.membership.liveness(source) !== 'down') {
@@ -162,6 +174,7 @@ export class Rebalancer {
   private async push(range: RingRange, to: string, r: Progress['ranges'][number], p: Progress, op: OperationStatus): Promise<void> {
     const self = this.membership.selfId;
     for (let attempt = 0; ; attempt++) {
+      this.checkStopped();
       const address = this.membership.address(to);
       try {
         if (!address) throw new DkvError('PEER_UNAVAILABLE', `no address for ${to}`);
@@ -186,14 +199,15 @@ export class Rebalancer {
           }
         };
         for await (const e of scanDigests(this.store, range, r.cursor ? decodeCursorB64(r.cursor) : undefined)) {
+          this.checkStopped();
           batch.push({ key: e.key, pos: e.pos });
           if (batch.length >= 200) await flush();
         }
         if (batch.length) await flush();
         return;
       } catch (e) {
+        if (this.stopped || attempt > 200) throw e;
         this.log.warn(`pushing (${range.start}, ${range.end}] to ${to} failed: ${(e as Error).message}; retrying from the last confirmed key`);
-        if (attempt > 200) throw e;
         await this.clock.sleep(Math.min(2_000, 200 * (attempt + 1)));
       }
     }

@@ -3,6 +3,7 @@ import { SimCluster } from '../../helpers/sim-cluster.js';
 import { hashKey } from '../../../src/ring/hash.js';
 import { primaries } from '../../../src/ring/preference-list.js';
 import { isDkvError } from '../../../src/errors.js';
+import { metaKey } from '../../../src/storage/keyspace.js';
 import { liveValues } from '../../../src/versioning/siblings.js';
 import type { ForwardOp } from '../../../src/transport/peer-transport.js';
 
@@ -142,6 +143,42 @@ describe('coordinator over an in-process cluster (memory transport, manual clock
     await sim.until(() => sim.node('n4').membership.selfState().status === 'left', 60_000, 1);
     await sim.run(30, 1);
     for (const id of ['n1', 'n2', 'n3']) expect(sim.node(id).membership.member('n4')?.status, `${id}'s view of n4`).toBe('left');
+    await sim.stop();
+  });
+  // Regression (simulation seed 2034, T14 during T13): a decommission whose stream hit a full
+  // disk failed once and was never retried: the node stayed LEAVING and blocked every join.
+  it('retries a decommission that failed on a full disk, and completes it once space returns', async () => {
+    const sim = await SimCluster.start(4, 31);
+    for (let i = 0; i < 20; i++) await sim.settle(sim.node('n1').coordinator.write(put(`d${i}`, `v${i}`, { consistency: { level: 'all', strict: false } })));
+    const engine = sim.engines.get('n4')!;
+    // The disk fills as the stream starts: its first cursor cannot be saved.
+    const progress = metaKey('stream-progress');
+    engine.fault = (op) => (op.kind === 'write' && op.ops.some((o) => o.key.equals(progress)) ? 'STORAGE_FULL' : undefined);
+    await sim.settle(sim.node('n4').decommission());
+    await sim.run(5_000);
+    const failed = sim.node('n4').rebalancer.operations().filter((o) => o.kind === 'decommission');
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed.every((o) => o.state === 'failed')).toBe(true);
+    expect(sim.node('n4').membership.selfState().status).toBe('leaving');
+    engine.fault = undefined;
+    await sim.until(() => sim.node('n4').membership.selfState().status === 'left', 120_000);
+    await sim.stop();
+  });
+
+  // Regression (same seed): a stopped or crashed node kept retrying its streams, and a graceful
+  // stop waited for them (up to 200 attempts) when the stream's peer was unreachable.
+  it('stops promptly while a decommission stream cannot reach its peer', async () => {
+    const sim = await SimCluster.start(4, 37);
+    for (let i = 0; i < 20; i++) await sim.settle(sim.node('n1').coordinator.write(put(`s${i}`, `v${i}`, { consistency: { level: 'all', strict: false } })));
+    sim.net.partition(['n4'], ['n1', 'n2', 'n3']);
+    await sim.settle(sim.node('n4').decommission());
+    await sim.run(3_000);
+    expect(sim.node('n4').membership.selfState().status).toBe('leaving');
+    await sim.settle(sim.node('n4').stop(), 10_000);
+    const op = sim.node('n4').rebalancer.operations().find((o) => o.kind === 'decommission');
+    expect(op?.state).toBe('failed');
+    expect(op?.message).toMatch(/stopping/);
+    sim.net.heal();
     await sim.stop();
   });
 });
