@@ -10,10 +10,10 @@ export interface Fault {
   detail: string;
 }
 
-export const FAULT_KINDS = ['alone', 'majority', 'bridge', 'one-way', 'lossy', 'slow', 'duplicate', 'crash', 'crash-point', 'wipe', 'pause', 'skew'] as const;
+export const FAULT_KINDS = ['alone', 'majority', 'bridge', 'one-way', 'lossy', 'slow', 'duplicate', 'crash', 'crash-point', 'wipe', 'disk-full', 'pause', 'skew'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 /** STRICT_FAULT_KINDS: TESTING.md T3 is T2's partitions with strict requests (no lost disks). */
-export const STRICT_FAULT_KINDS: readonly FaultKind[] = ['alone', 'majority', 'bridge', 'one-way', 'lossy', 'slow', 'duplicate', 'pause', 'crash', 'crash-point'];
+export const STRICT_FAULT_KINDS: readonly FaultKind[] = ['alone', 'majority', 'bridge', 'one-way', 'lossy', 'slow', 'duplicate', 'pause', 'crash', 'crash-point', 'disk-full'];
 
 /**
  * CRASH_POINTS (TESTING.md T5): where a 'crash-point' fault kills its node, as kill -9 would,
@@ -44,7 +44,7 @@ function shuffled<T>(r: SeededRandom, xs: readonly T[]): T[] {
  * long as run() is allowed to go (TESTING.md T2-T8, T15): partitions of every shape (one node
  * alone, majority / minority, a bridge node seeing both sides, one-way), message loss, delay
  * and duplication, crash and restart, crash at a named point (T5), crash with a wiped
- * directory, pauses, and wall-clock skew.
+ * directory, a full disk (T14), pauses, and wall-clock skew.
  * Every choice comes from the simulation's seeded Random.
  */
 export class FaultScheduler {
@@ -206,6 +206,18 @@ export class FaultScheduler {
           if (!armed.fired() || this.retired.has(victim) || !this.down.has(victim)) return;
           await this.sim.restart(victim);
           this.down.delete(victim);
+        };
+      }
+      case 'disk-full': {
+        // T14: every write on the victim's disk fails with STORAGE_FULL until space returns.
+        const victim = pick(r, live);
+        const engine = this.sim.engines.get(victim);
+        if (!engine || engine.fault) return async () => undefined;
+        const full = (op: FaultOp) => (op.kind === 'write' ? ('STORAGE_FULL' as const) : undefined);
+        engine.fault = full;
+        this.record('disk-full', victim);
+        return async () => {
+          if (engine.fault === full) engine.fault = undefined;
         };
       }
       case 'crash':
