@@ -150,9 +150,17 @@ export async function status(argv: string[], io: Out): Promise<number> {
 }
 
 export async function ring(argv: string[], io: Out): Promise<number> {
-  const { values: v } = parse(argv, COMMON);
+  const { values: v } = parse(argv, { ...COMMON, 'plan-join': { type: 'string' }, weight: { type: 'string' }, zone: { type: 'string' } });
   const c = client(v);
   try {
+    if (v['plan-join'] !== undefined) {
+      const weight = v.weight === undefined ? 1 : Number(v.weight);
+      if (!Number.isFinite(weight)) throw new CliError(`--weight: expected a number, got ${JSON.stringify(v.weight)}`);
+      const r = await c.planJoin(v['plan-join'] as string, { weight, zone: (v.zone as string | undefined) ?? '' });
+      if (v.json) io.out(JSON.stringify(r));
+      else io.out([`plan: ${v['plan-join']} (weight ${weight}) joining now would take:`, ...r.plan.map((l) => `  ${l}`), summaryLine(r.size), '(the node draws its own tokens when it starts: its real ranges differ, their number and sizes are what to expect)'].join('\n'));
+      return 0;
+    }
     const r = await c.ring();
     io.out(v.json ? JSON.stringify(r) : formatRing(r));
     return 0;
@@ -245,6 +253,44 @@ export async function decommission(argv: string[], io: Out): Promise<number> {
       if (op?.state === 'failed') throw new CliError(`decommission failed: ${op.message}`);
       if (me?.status === MemberStatus.MEMBER_STATUS_LEFT) {
         io.out(`${s.nodeId} has LEFT the ring: ${op?.message ?? ''}; stop it now, then run dkv cleanup on the others`);
+        return 0;
+      }
+    }
+  } finally {
+    c.close();
+  }
+}
+
+/** summaryLine sums a plan: ring share, keys and bytes. */
+function summaryLine(s: { share: number; keys: number; bytes: number } | undefined): string {
+  return s ? `in all: ${pct(s.share)} of the ring, ~${s.keys} keys, ~${s.bytes} B` : '';
+}
+
+/** setWeight NODE W [--dry-run]: reweigh a node online, with a progress bar. */
+export async function setWeight(argv: string[], io: Out): Promise<number> {
+  const { values: v, positionals: p } = parse(argv, { ...COMMON, 'dry-run': { type: 'boolean' } });
+  if (p.length !== 2) throw new CliError('usage: dkv set-weight NODE WEIGHT [--dry-run]');
+  const weight = Number(p[1]);
+  if (!Number.isFinite(weight) || weight <= 0 || weight > 100) throw new CliError(`WEIGHT: expected a number in (0, 100], got ${JSON.stringify(p[1])}`);
+  const { address } = await nodeAddress(v, p[0]);
+  const c = new DkvClient({ nodes: [address], timeoutMs: 10_000 });
+  try {
+    const r = await c.setWeight(weight, { dryRun: !!v['dry-run'], nodeId: p[0] });
+    if (v.json && v['dry-run']) {
+      io.out(JSON.stringify(r));
+      return 0;
+    }
+    io.out(`${v['dry-run'] ? 'would move' : 'moving'} (${r.tokensBefore} -> ${r.tokensAfter} tokens):\n  ${r.plan.join('\n  ')}\n${summaryLine(r.size)}`);
+    if (v['dry-run']) return 0;
+    for (;;) {
+      await new Promise((res) => setTimeout(res, 500));
+      const s = await c.status();
+      const me = s.members.find((m) => m.nodeId === s.nodeId);
+      const op = s.operations.filter((o) => o.kind === 'reweigh').pop();
+      if (op) io.err(`${bar(Number(op.done), Number(op.total))} ${op.done}/${op.total} ranges, ${op.bytes} B, ${Math.round(op.rateBytesPerS)} B/s, ~${Math.round(Number(op.etaMs) / 1000)}s left`);
+      if (op?.state === 'failed') throw new CliError(`set-weight failed: ${op.message}`);
+      if (me && me.weight === weight && (!op || op.state === 'done')) {
+        io.out(`${s.nodeId} now has weight ${weight} and ${me.tokens} tokens${op ? `: ${op.message}` : ''}; the old replicas delete what they gave up after --cleanup-grace (or run dkv cleanup --all)`);
         return 0;
       }
     }

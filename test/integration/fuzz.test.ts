@@ -564,8 +564,10 @@ function internodeCaseArb(): fc.Arbitrary<Case> {
     version: 1,
     heartbeat: 1,
     suspects: [],
+    pendingTokens: [],
+    pendingWeight: 0,
     ...o,
-  });
+  }) as MemberState;
   const gossipCase = (kind: string, node: number, ghost: string, bytes: Uint8Array): Case => ({ kind, node, path: InternodeService.gossip.path, keys: [], expect: 'record', ghost, bytes });
   const ghostArb = fc.nat().map((n) => `fz-ghost-${n}`);
   const badRow = fc.oneof(
