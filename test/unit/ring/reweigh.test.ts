@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { reweighTokens } from '../../../src/ring/reweigh.js';
 import { imbalance, movedFraction, ownership } from '../../../src/ring/ownership.js';
 import { Ring } from '../../../src/ring/ring.js';
+import { moves } from '../../../src/rebalance/plan.js';
 import { SeededRandom } from '../../../src/time/random.js';
 import { grow, members, SEEDS } from './fixtures.js';
 
@@ -41,6 +42,20 @@ describe('reweighTokens', () => {
       }
     });
   }
+
+  it('every range a reweigh moves involves the reweighed node: it gains it or gives it up (one zone)', () => {
+    for (const seed of SEEDS) {
+      const before = grow(members(6), seed);
+      for (const to of [2, 0.5]) {
+        const after = reweighed(before, 'n03', to, seed);
+        const ms = moves(before, after, 3);
+        expect(ms.length, `seed ${seed}`).toBeGreaterThan(0);
+        for (const m of ms) expect(m.to === 'n03' || m.from.includes('n03'), `seed ${seed} weight ${to}: ${JSON.stringify(m)}`).toBe(true);
+        // growing only adds the node to replica sets; shrinking only takes it out
+        for (const m of ms) expect(to > 1 ? m.to === 'n03' : m.to !== 'n03', `seed ${seed} weight ${to}`).toBe(true);
+      }
+    }
+  });
 
   it('returns the same tokens at the same weight and rejects bad arguments', () => {
     const ring = grow(members(3), 4);
