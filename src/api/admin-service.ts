@@ -55,6 +55,7 @@ export async function statusOf(node: DkvNode): Promise<StatusResponse> {
     heartbeat: m.heartbeat,
     tokens: m.tokens.length,
     ownership: own.get(m.nodeId) ?? 0,
+    pendingWeight: m.pendingTokens?.length ? (m.pendingWeight ?? 0) : 0,
   }));
   for (const m of members) if (m.liveness !== Liveness.LIVENESS_UP) warnings.push(`${m.nodeId} is ${Liveness[m.liveness].replace('LIVENESS_', '').toLowerCase()}`);
   const st = node.store.stats();

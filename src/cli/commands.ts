@@ -121,7 +121,7 @@ export function formatStatus(s: StatusResponse): string {
     `N=${s.n} (in force: ${s.effectiveN})  ring checksum ${s.ringChecksum.slice(0, 16) || '-'}  disk ${s.diskBytes} B  cache hit ratio ${pct(s.cacheHitRatio)}`,
   ];
   const rows = [['NODE', 'ADDRESS', 'ZONE', 'WEIGHT', 'STATUS', 'LIVENESS', 'TOKENS', 'OWNS', 'HEARTBEAT']];
-  for (const m of s.members) rows.push([m.nodeId, m.address, m.zone || '-', String(m.weight), statusName(m.status), liveName(m.liveness), String(m.tokens), pct(m.ownership), String(m.heartbeat)]);
+  for (const m of s.members) rows.push([m.nodeId, m.address, m.zone || '-', m.pendingWeight ? `${m.weight} -> ${m.pendingWeight}` : String(m.weight), statusName(m.status), liveName(m.liveness), String(m.tokens), pct(m.ownership), String(m.heartbeat)]);
   const hints = s.hints.map((h) => `hints for ${h.target}: ${h.count} writes, ${h.bytes} B, oldest ${Math.round(h.oldestAgeMs / 1000)}s`);
   const ops = s.operations.map((o) => `${o.kind} ${o.state}: ${o.done}/${o.total} ${o.message}`);
   const warn = s.warnings.map((w) => `WARNING: ${w}`);
@@ -222,13 +222,13 @@ export async function watch(argv: string[], io: Out): Promise<number> {
 }
 
 /** nodeAddress finds a member's address from the --addr node's status. */
-async function nodeAddress(v: Values, id: string): Promise<{ address: string; status: StatusResponse }> {
+async function nodeAddress(v: Values, id: string): Promise<{ address: string; nodeId: string; status: StatusResponse }> {
   const c = client(v);
   try {
     const s = await c.status();
     const m = s.members.find((x) => x.nodeId === id || x.address === id);
     if (!m) throw new CliError(`no member named ${JSON.stringify(id)}; members: ${s.members.map((x) => x.nodeId).join(', ')}`);
-    return { address: m.address, status: s };
+    return { address: m.address, nodeId: m.nodeId, status: s };
   } finally {
     c.close();
   }
@@ -272,10 +272,10 @@ export async function setWeight(argv: string[], io: Out): Promise<number> {
   if (p.length !== 2) throw new CliError('usage: dkv set-weight NODE WEIGHT [--dry-run]');
   const weight = Number(p[1]);
   if (!Number.isFinite(weight) || weight <= 0 || weight > 100) throw new CliError(`WEIGHT: expected a number in (0, 100], got ${JSON.stringify(p[1])}`);
-  const { address } = await nodeAddress(v, p[0]);
+  const { address, nodeId } = await nodeAddress(v, p[0]);
   const c = new DkvClient({ nodes: [address], timeoutMs: 10_000 });
   try {
-    const r = await c.setWeight(weight, { dryRun: !!v['dry-run'], nodeId: p[0] });
+    const r = await c.setWeight(weight, { dryRun: !!v['dry-run'], nodeId });
     if (v.json && v['dry-run']) {
       io.out(JSON.stringify(r));
       return 0;

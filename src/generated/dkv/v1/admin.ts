@@ -154,6 +154,11 @@ export interface Member {
   tokens: number;
   /** ownership is the fraction of the key space for which it is a primary replica. */
   ownership: number;
+  /**
+   * pending_weight is the weight the member is being reweighed to (dkv set-weight); 0 means
+   * no reweigh is in progress.
+   */
+  pendingWeight: number;
 }
 
 /** HintBacklog is the hints one node holds for one target. */
@@ -411,6 +416,7 @@ function createBaseMember(): Member {
     heartbeat: 0,
     tokens: 0,
     ownership: 0,
+    pendingWeight: 0,
   };
 }
 
@@ -445,6 +451,9 @@ export const Member: MessageFns<Member> = {
     }
     if (message.ownership !== 0) {
       writer.uint32(81).double(message.ownership);
+    }
+    if (message.pendingWeight !== 0) {
+      writer.uint32(89).double(message.pendingWeight);
     }
     return writer;
   },
@@ -542,6 +551,14 @@ export const Member: MessageFns<Member> = {
             message.ownership = reader.double();
             continue;
           }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.pendingWeight = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -570,6 +587,11 @@ export const Member: MessageFns<Member> = {
       heartbeat: isSet(object.heartbeat) ? globalThis.Number(object.heartbeat) : 0,
       tokens: isSet(object.tokens) ? globalThis.Number(object.tokens) : 0,
       ownership: isSet(object.ownership) ? globalThis.Number(object.ownership) : 0,
+      pendingWeight: isSet(object.pendingWeight)
+        ? globalThis.Number(object.pendingWeight)
+        : isSet(object.pending_weight)
+        ? globalThis.Number(object.pending_weight)
+        : 0,
     };
   },
 
@@ -605,6 +627,9 @@ export const Member: MessageFns<Member> = {
     if (message.ownership !== 0) {
       obj.ownership = floatToJson(message.ownership);
     }
+    if (message.pendingWeight !== 0) {
+      obj.pendingWeight = floatToJson(message.pendingWeight);
+    }
     return obj;
   },
 
@@ -623,6 +648,7 @@ export const Member: MessageFns<Member> = {
     message.heartbeat = object.heartbeat ?? 0;
     message.tokens = object.tokens ?? 0;
     message.ownership = object.ownership ?? 0;
+    message.pendingWeight = object.pendingWeight ?? 0;
     return message;
   },
 };
