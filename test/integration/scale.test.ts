@@ -216,6 +216,25 @@ describe('scale out and in on real processes', () => {
       },
       { timeoutMs: 30_000, what: 'every key on exactly its N nodes after the cleanup grace' },
     );
+
+    // And back down 2 -> 1: n2 keeps a subset of its tokens and pushes what it gives up.
+    const { stdout: down } = await cli(['set-weight', 'n2', '1'], n1.address);
+    expect(down).toMatch(/n2 now has weight 1 and 64 tokens/);
+    await cluster.converged(4);
+    const back = await c.ring();
+    const n2Back = back.nodes.find((x) => x.nodeId === 'n2')!;
+    process.stdout.write(`set-weight n2 2->1: primary share ${n2Back.ownership.toFixed(3)} (target 0.250), replicated ${n2Back.replicatedOwnership.toFixed(3)} (target 0.500)\n`);
+    expect(n2Back.tokens.every((t) => own.get('n2')!.tokens.includes(t))).toBe(true);
+    expect(Math.abs(n2Back.ownership - 0.25)).toBeLessThan(0.04);
+    await eventually(
+      async () => {
+        for (let i = 0; i < 4_000; i += 53) {
+          const key = `bulk:${i}`;
+          expect(await holders(cluster.nodes, key), key).toEqual(preferenceOf(back, key).sort());
+        }
+      },
+      { timeoutMs: 30_000, what: 'every key on exactly its N nodes after shrinking n2' },
+    );
   }, 300_000);
 
   it('after a join, every node deletes the ranges it gave up by itself once --cleanup-grace has passed', async () => {
@@ -224,9 +243,23 @@ describe('scale out and in on real processes', () => {
     const c = cluster.client();
     const keys = Array.from({ length: 600 }, (_, i) => `ac:${i}`);
     for (let i = 0; i < keys.length; i += 100) await Promise.all(keys.slice(i, i + 100).map((k) => c.put(k, k, { consistency: { level: 'all' } })));
+    const before = await c.ring();
+    // The join as a plan first (dkv ring --plan-join): nothing changes.
+    const { stdout: plan } = await cli(['ring', '--plan-join', 'n4'], cluster.nodes[0].address);
+    process.stdout.write(`ring --plan-join n4: ${plan.split('\n').filter((l) => /in all/.test(l)).join('')}\n`);
+    expect(plan).toMatch(/-> n4/);
+    expect(plan).toMatch(/\d+ keys, \d+ B\)/); // counted: the answering node holds every range (N = 3 on 3 nodes)
+    const planned = Number(/in all: ([\d.]+)% of the ring, ~(\d+) keys/.exec(plan)![1]) / 100;
+    const plannedKeys = Number(/in all: [\d.]+% of the ring, ~(\d+) keys/.exec(plan)![1]);
+    expect((await c.ring()).checksum).toBe(before.checksum);
     await cluster.add('n4', ['--cleanup-grace', '2s']);
     await cluster.converged(4, 60_000);
     const ring = await c.ring();
+    const n4Share = ring.nodes.find((x) => x.nodeId === 'n4')!.replicatedOwnership;
+    const n4Keys = keys.filter((k) => preferenceOf(ring, k).includes('n4')).length;
+    process.stdout.write(`join plan: ${(planned * 100).toFixed(1)}% of the ring and ${plannedKeys} keys planned; n4 took ${(n4Share * 100).toFixed(1)}% and ${n4Keys} keys\n`);
+    // The joining node draws its own tokens: the plan is an expectation, not the exact ranges.
+    expect(Math.abs(planned - n4Share)).toBeLessThan(0.2);
     const sample = keys.filter((_, i) => i % 7 === 0);
     // Nothing is deleted that a node still replicates: each key keeps its N copies throughout.
     await eventually(
