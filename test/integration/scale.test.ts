@@ -273,4 +273,34 @@ describe('scale out and in on real processes', () => {
     expect(deleted.length).toBeGreaterThan(0);
     for (const k of keys) expect((await c.get(k, { level: 'all' })).values.map(String)).toEqual([k]);
   }, 180_000);
+  it('a node killed mid-reweigh resumes its streams after a restart and completes the change', async () => {
+    const cluster = await Cluster.start(4, ['--n', '2', '--stream-rate', '150KiB']);
+    clusters.push(cluster);
+    const [n1, n2] = cluster.nodes;
+    const c = cluster.client();
+    const value = 'r'.repeat(500);
+    for (let i = 0; i < 5_000; i += 250) await Promise.all(Array.from({ length: 250 }, (_, j) => c.put(`rw:${i + j}`, value, { context: Buffer.alloc(0), consistency: { level: 'all' } })));
+    const r = await n2.client().setWeight(2);
+    expect(r.tokensAfter).toBe(128);
+    const streamed = async () => Number((await n2.client().status()).operations.find((o) => o.kind === 'reweigh')?.bytes ?? 0);
+    await eventually(async () => (await streamed()) > 150_000, { timeoutMs: 30_000, what: 'part of the reweigh streamed' });
+    await n2.kill('SIGKILL');
+    // While n2 is down the change still counts as in progress: another is refused.
+    const refused = await n1.client().setWeight(3).then(() => undefined, (e: DkvRequestError) => e);
+    expect(refused?.code).toBe(Status.FAILED_PRECONDITION);
+    await n2.start();
+    await eventually(async () => (await c.ring()).nodes.find((x) => x.nodeId === 'n2')?.weight === 2, { timeoutMs: 120_000, what: 'reweigh complete after the restart' });
+    await cluster.converged(4, 30_000);
+    const resumed = n2.logs.find((l) => /reweigh: resuming/.test(l));
+    const finished = n2.logs.find((l) => /reweigh streamed \d+ bytes in this run \(\d+ in all\)/.test(l));
+    process.stdout.write(`reweigh resume: ${resumed?.replace(/.*reweigh: /, '')}; ${finished?.replace(/.*reweigh /, '')}\n`);
+    expect(resumed).toBeDefined();
+    const [, thisRun, all] = /streamed (\d+) bytes in this run \((\d+) in all\)/.exec(finished!)!.map(Number);
+    expect(thisRun).toBeLessThan(all);
+    const ring = await c.ring();
+    for (let i = 0; i < 5_000; i += 41) {
+      const key = `rw:${i}`;
+      if (preferenceOf(ring, key).includes('n2')) expect(valuesOf(await replicaRecord(n2.address, key)), key).toEqual([value]);
+    }
+  }, 240_000);
 });
