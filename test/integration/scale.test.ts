@@ -137,6 +137,19 @@ describe('scale out and in on real processes', () => {
     for (let i = 0; i < 4_000; i += 200) await Promise.all(Array.from({ length: 200 }, (_, j) => c.put(`bulk:${i + j}`, value, { context: Buffer.alloc(0), consistency: { level: 'all' } })));
     const before = await c.ring();
 
+    // Bad requests: a clear status, the limit named, nothing changed.
+    const fail = (p: Promise<unknown>) => p.then(() => undefined, (e: DkvRequestError) => e);
+    for (const w of [0, -1, 101, Number.NaN]) {
+      const e = await fail(n2.client().setWeight(w));
+      expect(e?.code, `weight ${w}`).toBe(Status.INVALID_ARGUMENT);
+      expect(e?.message).toMatch(/weight: must be in \(0, 100\]/);
+    }
+    const elsewhere = await fail(n1.client().setWeight(2, { nodeId: 'n2' }));
+    expect(elsewhere?.code).toBe(Status.FAILED_PRECONDITION);
+    expect(elsewhere?.message).toMatch(new RegExp(`send SetWeight to n2 itself at ${n2.address}`));
+    expect((await fail(n1.client().setWeight(2, { nodeId: 'ghost' })))?.code).toBe(Status.NOT_FOUND);
+    expect((await c.ring()).checksum).toBe(before.checksum);
+
     const dry = await cli(['set-weight', 'n2', '2', '--dry-run'], n1.address);
     process.stdout.write(`set-weight dry-run:\n${dry.stdout}`);
     expect(dry.stdout).toMatch(/would move \(64 -> 128 tokens\)/);
