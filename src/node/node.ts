@@ -10,10 +10,8 @@ import { describeChange, reweighing, type MemberState, type MemberStatus } from 
 import { Coordinator } from '../coordinator/coordinator.js';
 import type { ForwardOp, InternodeHandler, PeerTransport, Purpose, ReplicaEntry } from '../transport/peer-transport.js';
 import { allocateTokens } from '../ring/allocate.js';
-import { reweighTokens } from '../ring/reweigh.js';
-import { murmur3x86_32 } from '../ring/hash.js';
-import { SeededRandom } from '../time/random.js';
-import { moves, type Move } from '../rebalance/plan.js';
+import type { Move } from '../rebalance/plan.js';
+import { checkWeight, joinPlan, reweighPlan, type PlanOptions } from '../rebalance/change-plan.js';
 import { measurePlan, type PlanSize } from '../rebalance/plan-size.js';
 import { HintStore } from '../handoff/hint-store.js';
 import { HintReplayer } from '../handoff/replayer.js';
@@ -58,8 +56,6 @@ export interface ChangePlan {
   size: PlanSize;
 }
 
-/** MAX_WEIGHT is the largest weight a node may have (the --weight limit). */
-export const MAX_WEIGHT = 100;
 
 /**
  * DkvNode is the composition root: it wires storage, membership, the coordinator and the
@@ -328,34 +324,22 @@ export class DkvNode {
   }
 
   /**
-   * reweighTokensFor returns the tokens this node would hold at `weight`. The allocator's one
-   * random draw is seeded from the ring checksum and the weight, so a dry-run shows exactly the
-   * ranges the real change moves, as long as the ring does not change in between.
-   */
-  private reweighTokensFor(weight: number): number[] {
-    const ring = this.membership.ring();
-    const seed = murmur3x86_32(Buffer.from(`${ring.checksum()}|${this.id}|${weight}`), 0);
-    return reweighTokens(ring, this.id, weight, { tokensPerWeight: this.config.tokensPerWeight, replicas: this.config.n, zone: this.membership.selfState().zone }, new SeededRandom(seed));
-  }
-
-  /**
-   * planReweigh returns what setting this node's weight would move, changing nothing. Refused
-   * (FAILED_PRECONDITION) unless this node is NORMAL, no other change is in progress and every
-   * move involves this node (it pulls what it gains and pushes what it gives up; with zones a
-   * plan can move a range between two other nodes, which set-weight does not stream).
+   * planReweigh returns what setting this node's weight would move, changing nothing
+   * (rebalance/change-plan.ts). Refused (FAILED_PRECONDITION) unless this node is NORMAL and no
+   * other change is in progress; INVALID_ARGUMENT for a weight outside (0, MAX_WEIGHT].
    */
   async planReweigh(weight: number): Promise<ChangePlan & { tokens: number[] }> {
-    if (!Number.isFinite(weight) || weight <= 0 || weight > MAX_WEIGHT) throw new DkvError('INVALID_ARGUMENT', `weight: must be in (0, ${MAX_WEIGHT}], got ${weight}`);
+    checkWeight(weight);
     const me = this.membership.selfState();
     if (me.status !== 'normal') throw new DkvError('FAILED_PRECONDITION', `${this.id} is ${me.status}; only a NORMAL node can be reweighed`);
     this.refuseWhileChanging();
     const cur = this.membership.ring();
-    const tokens = this.reweighTokensFor(weight);
-    const all = moves(cur, cur.withNode({ id: this.id, zone: me.zone, weight, tokens }), this.config.n);
-    const foreign = all.filter((m) => m.to !== this.id && !m.from.includes(this.id));
-    if (foreign.length > 0)
-      throw new DkvError('FAILED_PRECONDITION', `reweighing ${this.id} to ${weight} would move ${foreign.length} range(s) between other nodes (zone placement), e.g. (${foreign[0].range.start}, ${foreign[0].range.end}] ${foreign[0].from.join(',')} -> ${foreign[0].to}; set-weight streams only ranges this node gives or takes`);
-    return { moves: all, tokens, size: await measurePlan(this.store, cur, this.id, this.config.n, all) };
+    const plan = reweighPlan(cur, this.id, weight, this.planOptions());
+    return { ...plan, size: await measurePlan(this.store, cur, this.id, this.config.n, plan.moves) };
+  }
+
+  private planOptions(): PlanOptions {
+    return { n: this.config.n, tokensPerWeight: this.config.tokensPerWeight };
   }
 
   /**
@@ -398,15 +382,11 @@ export class DkvNode {
    * starts, so its real ranges differ; their number, shares and sizes are what to expect.
    */
   async planJoin(id: string, weight: number, zone: string): Promise<ChangePlan> {
-    if (!Number.isFinite(weight) || weight <= 0 || weight > MAX_WEIGHT) throw new DkvError('INVALID_ARGUMENT', `weight: must be in (0, ${MAX_WEIGHT}], got ${weight}`);
-    const cur = this.membership.ring();
-    if (cur.ownerCount === 0) throw new DkvError('FAILED_PRECONDITION', `${this.id} knows no ring yet; the first node of a cluster moves nothing`);
     const m = this.membership.member(id);
     if (m && m.status !== 'left') throw new DkvError('FAILED_PRECONDITION', `${id} is already a member (${m.status})`);
-    const seed = murmur3x86_32(Buffer.from(`${cur.checksum()}|${id}|${weight}|${zone}`), 0);
-    const tokens = allocateTokens(cur, id, weight, { tokensPerWeight: this.config.tokensPerWeight, replicas: this.config.n, zone }, new SeededRandom(seed));
-    const planned = moves(cur, cur.withNode({ id, zone, weight, tokens }), this.config.n);
-    return { moves: planned, size: await measurePlan(this.store, cur, this.id, this.config.n, planned) };
+    const cur = this.membership.ring();
+    const plan = joinPlan(cur, id, weight, zone, this.planOptions());
+    return { moves: plan.moves, size: await measurePlan(this.store, cur, this.id, this.config.n, plan.moves) };
   }
 
   private async finishDecommission(): Promise<void> {
