@@ -129,7 +129,7 @@ export function adminService(node: DkvNode): AdminServer & UntypedServiceImpleme
     join: unary(async (req: JoinRequest) => {
       const me = node.membership.selfState();
       if (req.dryRun && req.nodeId && req.nodeId !== node.id) {
-        const plan = await node.planJoin(req.nodeId, req.weight || 1, req.zone);
+        const plan = await node.planJoin(req.nodeId, req.weight === 0 ? 1 : req.weight, req.zone);
         return { plan: planLines(plan), operation: undefined, size: planSize(plan) };
       }
       if (me.tokens.length > 0)
