@@ -129,7 +129,7 @@ describe('scale out and in on real processes', () => {
     for (const k of keys) expect(await holders([n1, n2, n3], k)).toEqual(['n1', 'n2', 'n3']);
   }, 120_000);
   it('set-weight n2 1 -> 2 on 4 nodes (N = 2) under writes at W = 2: the dry-run changes nothing, a second change is refused naming it, ownership follows weight, the moved share is close to ideal, no write is lost, and the old copies go after --cleanup-grace', async () => {
-    const cluster = await Cluster.start(4, ['--n', '2', '--stream-rate', '100KiB', '--cleanup-grace', '1s']);
+    const cluster = await Cluster.start(4, ['--n', '2', '--stream-rate', '100KiB', '--cleanup-grace', '1s'], 60_000);
     clusters.push(cluster);
     const [n1, n2, n3, n4] = cluster.nodes;
     const c = cluster.client();
@@ -251,7 +251,7 @@ describe('scale out and in on real processes', () => {
   }, 300_000);
 
   it('after a join, every node deletes the ranges it gave up by itself once --cleanup-grace has passed', async () => {
-    const cluster = await Cluster.start(3, ['--cleanup-grace', '2s']);
+    const cluster = await Cluster.start(3, ['--cleanup-grace', '2s'], 60_000);
     clusters.push(cluster);
     const c = cluster.client();
     const keys = Array.from({ length: 600 }, (_, i) => `ac:${i}`);
@@ -287,7 +287,7 @@ describe('scale out and in on real processes', () => {
     for (const k of keys) expect((await c.get(k, { level: 'all' })).values.map(String)).toEqual([k]);
   }, 180_000);
   it('a node killed mid-reweigh resumes its streams after a restart and completes the change', async () => {
-    const cluster = await Cluster.start(4, ['--n', '2', '--stream-rate', '150KiB']);
+    const cluster = await Cluster.start(4, ['--n', '2', '--stream-rate', '150KiB'], 60_000);
     clusters.push(cluster);
     const [n1, n2] = cluster.nodes;
     const c = cluster.client();
