@@ -10,9 +10,11 @@ import {
   type RepairRequest,
   type RepairResponse,
   type RingResponse,
+  type SetWeightRequest,
+  type PlanSize as WirePlanSize,
   type StatusResponse,
 } from '../generated/dkv/v1/admin.js';
-import type { DkvNode } from '../node/node.js';
+import type { ChangePlan, DkvNode } from '../node/node.js';
 import type { MemberStatus as DomainStatus } from '../membership/member-table.js';
 import type { Liveness as DomainLiveness } from '../membership/membership.js';
 import { ownership, replicatedOwnership } from '../ring/ownership.js';
@@ -53,6 +55,7 @@ export async function statusOf(node: DkvNode): Promise<StatusResponse> {
     heartbeat: m.heartbeat,
     tokens: m.tokens.length,
     ownership: own.get(m.nodeId) ?? 0,
+    pendingWeight: m.pendingTokens?.length ? (m.pendingWeight ?? 0) : 0,
   }));
   for (const m of members) if (m.liveness !== Liveness.LIVENESS_UP) warnings.push(`${m.nodeId} is ${Liveness[m.liveness].replace('LIVENESS_', '').toLowerCase()}`);
   const st = node.store.stats();
@@ -96,6 +99,18 @@ export function ringOf(node: DkvNode): RingResponse {
   };
 }
 
+/** planLines renders a sized plan: one line per move with its keys and bytes. */
+function planLines(p: ChangePlan): string[] {
+  return describeMoves(p.moves, (_m, i) => {
+    const s = p.size.sizes[i];
+    return `${s.estimated ? '~' : ''}${s.keys} keys, ${s.estimated ? '~' : ''}${s.bytes} B${s.estimated ? ' (estimated from this node\'s key density)' : ''}`;
+  });
+}
+
+function planSize(p: ChangePlan): WirePlanSize {
+  return { share: p.size.share, keys: p.size.keys, bytes: p.size.bytes };
+}
+
 /** adminService implements dkv.v1.Admin. Operations not built yet answer UNIMPLEMENTED, saying so. */
 export function adminService(node: DkvNode): AdminServer & UntypedServiceImplementation {
   const unary =
@@ -111,11 +126,15 @@ export function adminService(node: DkvNode): AdminServer & UntypedServiceImpleme
   return {
     status: unary(() => statusOf(node)),
     ring: unary(() => ringOf(node)),
-    join: unary((req: JoinRequest) => {
+    join: unary(async (req: JoinRequest) => {
       const me = node.membership.selfState();
+      if (req.dryRun && req.nodeId && req.nodeId !== node.id) {
+        const plan = await node.planJoin(req.nodeId, req.weight === 0 ? 1 : req.weight, req.zone);
+        return { plan: planLines(plan), operation: undefined, size: planSize(plan) };
+      }
       if (me.tokens.length > 0)
         throw new DkvError('FAILED_PRECONDITION', `${node.id} is already a member (${me.status}); a new node joins by starting it with --seeds ${req.seeds.join(',') || 'HOST:PORT'}`);
-      return { plan: describeMoves(node.rebalancer.plannedMoves('join')), operation: undefined };
+      return { plan: describeMoves(node.rebalancer.plannedMoves('join')), operation: undefined, size: undefined };
     }),
     decommission: unary(async (req: DecommissionRequest) => {
       if (req.nodeId && req.nodeId !== node.id) {
@@ -126,13 +145,22 @@ export function adminService(node: DkvNode): AdminServer & UntypedServiceImpleme
       if (!req.dryRun) await node.decommission();
       return { plan, operation: undefined };
     }),
+    setWeight: unary(async (req: SetWeightRequest) => {
+      if (req.nodeId && req.nodeId !== node.id) {
+        const addr = node.membership.address(req.nodeId);
+        if (!addr) throw new DkvError('NOT_FOUND', `no member named ${JSON.stringify(req.nodeId)}`);
+        throw new DkvError('FAILED_PRECONDITION', `send SetWeight to ${req.nodeId} itself at ${addr} (dkv set-weight does this for you)`);
+      }
+      const before = node.membership.selfState().tokens.length;
+      const plan = req.dryRun ? await node.planReweigh(req.weight) : await node.setWeight(req.weight);
+      return { plan: planLines(plan), size: planSize(plan), tokensBefore: before, tokensAfter: plan.tokens.length };
+    }),
     removeNode: unary(async (req: RemoveNodeRequest) => {
       const target = node.membership.member(req.nodeId);
       if (!target) throw new DkvError('NOT_FOUND', `no member named ${JSON.stringify(req.nodeId)}`);
       if (req.nodeId === node.id) throw new DkvError('FAILED_PRECONDITION', 'a node cannot remove itself: decommission it instead');
       if (node.membership.liveness(req.nodeId) === 'up') throw new DkvError('FAILED_PRECONDITION', `${req.nodeId} is up: decommission a live node instead of removing it`);
-      const busy = node.membership.changing().filter((m) => m.nodeId !== req.nodeId);
-      if (busy.length > 0) throw new DkvError('FAILED_PRECONDITION', `a topology change is in progress (${busy.map((m) => `${m.nodeId} ${m.status}`).join(', ')}); one at a time`);
+      node.refuseWhileChanging(req.nodeId);
       const cur = node.membership.ring();
       const plan = describeMoves(moves(cur, cur.withoutNode(req.nodeId), node.config.n));
       if (req.dryRun) return { plan, operation: undefined };

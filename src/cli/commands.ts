@@ -122,7 +122,7 @@ export function formatStatus(s: StatusResponse): string {
     `N=${s.n} (in force: ${s.effectiveN})  ring checksum ${s.ringChecksum.slice(0, 16) || '-'}  disk ${s.diskBytes} B  cache hit ratio ${pct(s.cacheHitRatio)}`,
   ];
   const rows = [['NODE', 'ADDRESS', 'ZONE', 'WEIGHT', 'STATUS', 'LIVENESS', 'TOKENS', 'OWNS', 'HEARTBEAT']];
-  for (const m of s.members) rows.push([m.nodeId, m.address, m.zone || '-', String(m.weight), statusName(m.status), liveName(m.liveness), String(m.tokens), pct(m.ownership), String(m.heartbeat)]);
+  for (const m of s.members) rows.push([m.nodeId, m.address, m.zone || '-', m.pendingWeight ? `${m.weight} -> ${m.pendingWeight}` : String(m.weight), statusName(m.status), liveName(m.liveness), String(m.tokens), pct(m.ownership), String(m.heartbeat)]);
   const hints = s.hints.map((h) => `hints for ${h.target}: ${h.count} writes, ${h.bytes} B, oldest ${Math.round(h.oldestAgeMs / 1000)}s`);
   const ops = s.operations.map((o) => `${o.kind} ${o.state}: ${o.done}/${o.total} ${o.message}`);
   const warn = s.warnings.map((w) => `WARNING: ${w}`);
@@ -151,9 +151,17 @@ export async function status(argv: string[], io: Out): Promise<number> {
 }
 
 export async function ring(argv: string[], io: Out): Promise<number> {
-  const { values: v } = parse(argv, COMMON);
+  const { values: v } = parse(argv, { ...COMMON, 'plan-join': { type: 'string' }, weight: { type: 'string' }, zone: { type: 'string' } });
   const c = client(v);
   try {
+    if (v['plan-join'] !== undefined) {
+      const weight = v.weight === undefined ? 1 : Number(v.weight);
+      if (!Number.isFinite(weight)) throw new CliError(`--weight: expected a number, got ${JSON.stringify(v.weight)}`);
+      const r = await c.planJoin(v['plan-join'] as string, { weight, zone: (v.zone as string | undefined) ?? '' });
+      if (v.json) io.out(JSON.stringify(r));
+      else io.out([`plan: ${v['plan-join']} (weight ${weight}) joining now would take:`, ...r.plan.map((l) => `  ${l}`), summaryLine(r.size), '(the node draws its own tokens when it starts: its real ranges differ, their number and sizes are what to expect)'].join('\n'));
+      return 0;
+    }
     const r = await c.ring();
     io.out(v.json ? JSON.stringify(r) : formatRing(r));
     return 0;
@@ -215,13 +223,13 @@ export async function watch(argv: string[], io: Out): Promise<number> {
 }
 
 /** nodeAddress finds a member's address from the --addr node's status. */
-async function nodeAddress(v: Values, id: string): Promise<{ address: string; status: StatusResponse }> {
+async function nodeAddress(v: Values, id: string): Promise<{ address: string; nodeId: string; status: StatusResponse }> {
   const c = client(v);
   try {
     const s = await c.status();
     const m = s.members.find((x) => x.nodeId === id || x.address === id);
     if (!m) throw new CliError(`no member named ${JSON.stringify(id)}; members: ${s.members.map((x) => x.nodeId).join(', ')}`);
-    return { address: m.address, status: s };
+    return { address: m.address, nodeId: m.nodeId, status: s };
   } finally {
     c.close();
   }
@@ -243,7 +251,7 @@ export async function decommission(argv: string[], io: Out): Promise<number> {
       const me = s.members.find((m) => m.nodeId === s.nodeId);
       const op = s.operations.filter((o) => o.kind === 'decommission').pop();
       if (op) io.err(`${bar(op.done, op.total)} ${op.done}/${op.total} ranges, ${op.bytes} B, ${Math.round(op.rateBytesPerS)} B/s, ~${Math.round(op.etaMs / 1000)}s left`);
-      if (op?.state === 'failed') throw new CliError(`decommission failed: ${op.message}`);
+      if (op?.state === 'failed') io.err(`an attempt failed: ${op.message}; the node retries from its last confirmed keys (Ctrl-C leaves it running)`);
       if (me?.status === MemberStatus.MEMBER_STATUS_LEFT) {
         await untilPeersSeeLeft(s.nodeId, s.members, io);
         io.out(`${s.nodeId} has LEFT the ring: ${op?.message ?? ''}; stop it now, then run dkv cleanup on the others`);
@@ -278,6 +286,44 @@ async function untilPeersSeeLeft(id: string, members: Member[], io: Out): Promis
     await new Promise((res) => setTimeout(res, 500));
   }
   io.err(`no other node reports ${id} LEFT after 60 s; check dkv status on them before stopping it`);
+}
+
+/** summaryLine sums a plan: ring share, keys and bytes. */
+function summaryLine(s: { share: number; keys: number; bytes: number } | undefined): string {
+  return s ? `in all: ${pct(s.share)} of the ring, ~${s.keys} keys, ~${s.bytes} B` : '';
+}
+
+/** setWeight NODE W [--dry-run]: reweigh a node online, with a progress bar. */
+export async function setWeight(argv: string[], io: Out): Promise<number> {
+  const { values: v, positionals: p } = parse(argv, { ...COMMON, 'dry-run': { type: 'boolean' } });
+  if (p.length !== 2) throw new CliError('usage: dkv set-weight NODE WEIGHT [--dry-run]');
+  const weight = Number(p[1]);
+  if (!Number.isFinite(weight) || weight <= 0 || weight > 100) throw new CliError(`WEIGHT: expected a number in (0, 100], got ${JSON.stringify(p[1])}`);
+  const { address, nodeId } = await nodeAddress(v, p[0]);
+  const c = new DkvClient({ nodes: [address], timeoutMs: 10_000 });
+  try {
+    const r = await c.setWeight(weight, { dryRun: !!v['dry-run'], nodeId });
+    if (v.json && v['dry-run']) {
+      io.out(JSON.stringify(r));
+      return 0;
+    }
+    io.out(`${v['dry-run'] ? 'would move' : 'moving'} (${r.tokensBefore} -> ${r.tokensAfter} tokens):\n  ${r.plan.join('\n  ')}\n${summaryLine(r.size)}`);
+    if (v['dry-run']) return 0;
+    for (;;) {
+      await new Promise((res) => setTimeout(res, 500));
+      const s = await c.status();
+      const me = s.members.find((m) => m.nodeId === s.nodeId);
+      const op = s.operations.filter((o) => o.kind === 'reweigh').pop();
+      if (op) io.err(`${bar(Number(op.done), Number(op.total))} ${op.done}/${op.total} ranges, ${op.bytes} B, ${Math.round(op.rateBytesPerS)} B/s, ~${Math.round(Number(op.etaMs) / 1000)}s left`);
+      if (op?.state === 'failed') io.err(`an attempt failed: ${op.message}; the node retries from its last confirmed keys (Ctrl-C leaves it running)`);
+      if (me && me.weight === weight && (!op || op.state === 'done')) {
+        io.out(`${s.nodeId} now has weight ${weight} and ${me.tokens} tokens${op ? `: ${op.message}` : ''}; the old replicas delete what they gave up after --cleanup-grace (or run dkv cleanup --all)`);
+        return 0;
+      }
+    }
+  } finally {
+    c.close();
+  }
 }
 
 /** removenode NODE: remove a dead node; every other node re-replicates its ranges. */

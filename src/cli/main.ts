@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { status as Status } from '@grpc/grpc-js';
 import { CliError } from './args.js';
-import { cleanup, decommission, del, DkvRequestError, get, put, removenode, repair, ring, status, watch, type Out } from './commands.js';
+import { cleanup, decommission, del, DkvRequestError, get, put, removenode, repair, ring, setWeight, status, watch, type Out } from './commands.js';
 import { serve, SERVE_USAGE } from './serve.js';
 
 const USAGE = `dkv — a Dynamo-style distributed key-value store
@@ -17,10 +17,13 @@ operators:
   serve                    run a node (dkv serve --help)
   status                   this node's view of the cluster
   ring                     the ring: tokens, shares, balance, checksum
+  ring --plan-join ID      what a new node ID would move if it joined now (--weight W, --zone Z)
   repair                   run Merkle anti-entropy now, with progress (--peer ID)
   decommission NODE        stream NODE's ranges to their new owners, then it leaves (--dry-run)
+  set-weight NODE W        change NODE's weight online; only the ranges that change hands move (--dry-run)
   removenode NODE          remove a dead node; the others re-replicate its ranges (--dry-run)
-  cleanup [--all]          delete data of ranges a node no longer replicates
+  cleanup [--all]          delete data of ranges a node no longer replicates (nodes also do it
+                           by themselves --cleanup-grace after a change completes)
   (to add a node, start it: dkv serve --seeds HOST:PORT; it streams its ranges, then serves)
 
 client flags: --addr HOST:PORT[,HOST:PORT] (default $DKV_ADDR or 127.0.0.1:7001), --json,
@@ -65,6 +68,8 @@ async function main(argv: string[]): Promise<number> {
       return repair(rest, io);
     case 'decommission':
       return decommission(rest, io);
+    case 'set-weight':
+      return setWeight(rest, io);
     case 'removenode':
       return removenode(rest, io);
     case 'cleanup':

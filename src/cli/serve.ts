@@ -29,6 +29,8 @@ export const SERVE_USAGE = `dkv serve [flags]    run one dkv node
   --changelog-retention DUR  how long watch resume tokens stay valid (default 1h)
   --changelog-max-entries N  change-log entries kept per node (default 1000000)
   --watch-buffer N         unread events before a slow watcher is cut off (default 10000)
+  --cleanup-grace DUR|off   delete data of ranges the node no longer replicates this long after
+                           the ring last changed (default 1h; 0 or off: only dkv cleanup does)
   --stream-rate SIZE       bytes per second of each join / decommission stream (default 16MiB)
   --phi-threshold PHI      failure detector threshold (default 8; higher is slower but calmer)
   --log-level LEVEL        debug|info|warn|error (default info)`;
@@ -58,6 +60,7 @@ export async function serve(argv: string[]): Promise<void> {
     'changelog-max-entries': { type: 'string' },
     'watch-buffer': { type: 'string' },
     'stream-rate': { type: 'string' },
+    'cleanup-grace': { type: 'string' },
     'tombstone-grace': { type: 'string' },
     'max-hint-window': { type: 'string' },
     'max-hint-bytes': { type: 'string' },
@@ -95,6 +98,7 @@ export async function serve(argv: string[]): Promise<void> {
   if (v['changelog-retention'] !== undefined) overrides.changelogRetentionMs = duration(v['changelog-retention'] as string, '--changelog-retention');
   if (v['changelog-max-entries'] !== undefined) overrides.changelogMaxEntries = int(v['changelog-max-entries'] as string, '--changelog-max-entries');
   if (v['stream-rate'] !== undefined) overrides.streamBytesPerS = bytes(v['stream-rate'] as string, '--stream-rate');
+  if (v['cleanup-grace'] !== undefined) overrides.cleanupGraceMs = v['cleanup-grace'] === 'off' ? 0 : duration(v['cleanup-grace'] as string, '--cleanup-grace');
   if (v['watch-buffer'] !== undefined) overrides.watchBufferLimit = int(v['watch-buffer'] as string, '--watch-buffer');
   if (v['anti-entropy-interval'] !== undefined) overrides.antiEntropyIntervalMs = v['anti-entropy-interval'] === 'off' ? 0 : duration(v['anti-entropy-interval'] as string, '--anti-entropy-interval');
   if (v['tombstone-grace'] !== undefined) overrides.tombstoneGraceMs = duration(v['tombstone-grace'] as string, '--tombstone-grace');

@@ -1,6 +1,6 @@
 import { credentials, Metadata, status as Status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { ConsistencyLevel, KVClient, type WatchResponse, type Consistency, type GetResponse, type PutResponse, type DeleteResponse, type Receipt } from '../generated/dkv/v1/kv.js';
-import { AdminClient, type CleanupResponse, type DecommissionResponse, type RemoveNodeResponse, type RepairResponse, type RingResponse, type StatusResponse } from '../generated/dkv/v1/admin.js';
+import { AdminClient, type CleanupResponse, type DecommissionResponse, type JoinResponse, type SetWeightResponse, type RemoveNodeResponse, type RepairResponse, type RingResponse, type StatusResponse } from '../generated/dkv/v1/admin.js';
 
 export type Level = 'one' | 'quorum' | 'all';
 
@@ -223,6 +223,20 @@ export class DkvClient {
   /** decommission asks the first node of this client (it must be the node to remove) to leave. */
   decommission(dryRun = false): Promise<DecommissionResponse> {
     return this.call<DecommissionResponse>(false, (i, md, o, cb) => this.admin[i].decommission({ nodeId: '', dryRun }, md, o, cb));
+  }
+
+  /**
+   * setWeight asks the first node of this client (it must be the node to reweigh) to change its
+   * weight; with dryRun, only the plan and its size come back. Follow a real change with
+   * status() (operation kind "reweigh").
+   */
+  setWeight(weight: number, opts: { dryRun?: boolean; nodeId?: string } = {}): Promise<SetWeightResponse> {
+    return this.call<SetWeightResponse>(false, (i, md, o, cb) => this.admin[i].setWeight({ nodeId: opts.nodeId ?? '', weight, dryRun: !!opts.dryRun }, md, { deadline: new Date(Date.now() + 60_000) }, cb));
+  }
+
+  /** planJoin asks a member for the plan of a new node `nodeId` joining now (nothing changes). */
+  planJoin(nodeId: string, opts: { weight?: number; zone?: string } = {}): Promise<JoinResponse> {
+    return this.call<JoinResponse>(true, (i, md, o, cb) => this.admin[i].join({ seeds: [], dryRun: true, nodeId, weight: opts.weight ?? 1, zone: opts.zone ?? '' }, md, { deadline: new Date(Date.now() + 60_000) }, cb));
   }
 
   /** removeNode removes a dead node through the first reachable node of this client. */

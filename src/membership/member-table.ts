@@ -23,6 +23,23 @@ export interface MemberState {
   readonly heartbeat: number;
   /** suspects are the node ids this member's failure detector suspects (its vote for DOWN). */
   readonly suspects: readonly string[];
+  /**
+   * pendingTokens are the tokens a NORMAL member will own once its reweigh (dkv set-weight)
+   * completes; absent or empty: no reweigh in progress. The future ring uses them.
+   */
+  readonly pendingTokens?: readonly number[];
+  /** pendingWeight is the weight once the reweigh completes; absent or 0 with no reweigh. */
+  readonly pendingWeight?: number;
+}
+
+/** reweighing says whether a member has a reweigh in progress. */
+export function reweighing(m: MemberState): boolean {
+  return (m.pendingTokens?.length ?? 0) > 0;
+}
+
+/** describeChange names a member's topology change in progress, for errors and logs. */
+export function describeChange(m: MemberState): string {
+  return reweighing(m) ? `${m.nodeId} reweighing ${m.weight} -> ${m.pendingWeight}` : `${m.nodeId} ${m.status}`;
 }
 
 /** GossipMessage is one side of a push-pull exchange. */
@@ -73,6 +90,9 @@ export function isWellFormed(row: MemberState): boolean {
     Array.isArray(row.suspects) &&
     row.suspects.length <= 10_000 &&
     row.tokens.every((t) => Number.isInteger(t) && t >= 0 && t <= 0xffffffff) &&
+    (row.pendingTokens ?? []).length <= 100_000 &&
+    (row.pendingTokens ?? []).every((t) => Number.isInteger(t) && t >= 0 && t <= 0xffffffff) &&
+    (!reweighing(row) || (Number.isFinite(row.pendingWeight) && (row.pendingWeight as number) > 0)) &&
     MEMBER_STATUSES.includes(row.status) &&
     Number.isSafeInteger(row.incarnation) &&
     Number.isSafeInteger(row.version) &&

@@ -3,7 +3,7 @@ import type { Clock, Timer } from '../time/clock.js';
 import type { Random } from '../time/random.js';
 import type { PeerTransport } from '../transport/peer-transport.js';
 import { Ring, type RingNode } from '../ring/ring.js';
-import { mergeRows, ownsTokens, type GossipMessage, type MemberState } from './member-table.js';
+import { mergeRows, ownsTokens, reweighing, type GossipMessage, type MemberState } from './member-table.js';
 import { ArrivalWindow, isDown, type DetectorConfig } from './failure-detector.js';
 import type { Logger } from '../node/logger.js';
 
@@ -84,7 +84,7 @@ export class Membership {
   }
 
   /** updateSelf changes this node's own row (tokens, status, weight) and bumps its version. */
-  updateSelf(patch: Partial<Pick<MemberState, 'tokens' | 'status' | 'weight' | 'address' | 'zone'>>): void {
+  updateSelf(patch: Partial<Pick<MemberState, 'tokens' | 'status' | 'weight' | 'address' | 'zone' | 'pendingTokens' | 'pendingWeight'>>): void {
     this.self = { ...this.self, ...patch, version: this.self.version + 1 };
     this.table.set(this.self.nodeId, this.self);
     this.rebuildRing();
@@ -256,15 +256,19 @@ export class Membership {
     const withTokens = [...this.table.values()].filter((m) => m.tokens.length > 0 && m.status !== 'left');
     const owners = withTokens.filter((m) => ownsTokens(m));
     const key = withTokens
-      .map((m) => `${m.nodeId}|${m.zone}|${m.weight}|${m.status}|${m.tokens.length}|${m.tokens[0]}|${m.version}|${m.incarnation}`)
+      .map((m) => `${m.nodeId}|${m.zone}|${m.weight}|${m.status}|${m.tokens.length}|${m.tokens[0]}|${m.pendingTokens?.length ?? 0}|${m.version}|${m.incarnation}`)
       .sort()
       .join(';');
     if (key === this.ringKey) return;
     this.ringKey = key;
     this.currentRing = new Ring(dedupeTokens(owners));
-    // The ring once every topology change in progress completes: joining nodes in, leaving out.
-    const future = withTokens.filter((m) => m.status === 'normal' || m.status === 'joining');
-    this.nextRing = future.length === owners.length && future.every((m) => m.status === 'normal') ? this.currentRing : new Ring(dedupeTokens(future));
+    // The ring once every topology change in progress completes: joining nodes in, leaving out,
+    // reweighed nodes with their pending tokens and weight.
+    const future = withTokens
+      .filter((m) => m.status === 'normal' || m.status === 'joining')
+      .map((m) => (reweighing(m) ? { ...m, tokens: m.pendingTokens!, weight: m.pendingWeight! } : m));
+    const unchanged = future.length === owners.length && withTokens.every((m) => m.status === 'normal' && !reweighing(m));
+    this.nextRing = unchanged ? this.currentRing : new Ring(dedupeTokens(future));
     for (const fn of this.listeners) fn();
   }
 
@@ -277,9 +281,9 @@ export class Membership {
     return this.nextRing;
   }
 
-  /** changing says which members are joining or leaving now (one topology change at a time). */
+  /** changing says which members are joining, leaving or reweighing now (one topology change at a time). */
   changing(): MemberState[] {
-    return [...this.table.values()].filter((m) => m.status === 'joining' || m.status === 'leaving');
+    return [...this.table.values()].filter((m) => m.status === 'joining' || m.status === 'leaving' || (m.status === 'normal' && reweighing(m)));
   }
 
   /**

@@ -84,6 +84,12 @@ export interface NodeConfig {
   watchBufferLimit: number;
   /** streamBytesPerS throttles each range stream of a join or decommission (0 = unthrottled). */
   streamBytesPerS: number;
+  /**
+   * cleanupGraceMs: once the ring has stayed unchanged this long after a topology change, the
+   * node deletes by itself the data of ranges it no longer replicates (rebalance/auto-cleanup.ts);
+   * 0 disables automatic cleanup (dkv cleanup still works).
+   */
+  cleanupGraceMs: number;
   /** shutdownGraceMs is how long SIGTERM waits for in-flight requests before cancelling them. */
   shutdownGraceMs: number;
 }
@@ -133,6 +139,7 @@ export function local(overrides: Partial<NodeConfig> = {}): NodeConfig {
     changelogMaxEntries: 1_000_000,
     watchBufferLimit: 10_000,
     streamBytesPerS: 16 * MIB,
+    cleanupGraceMs: 3600_000,
     shutdownGraceMs: 5_000,
     ...overrides,
     ...(overrides.nodeId === undefined ? { nodeId: advertise } : {}),
@@ -168,6 +175,7 @@ export function validateConfig(c: NodeConfig): NodeConfig {
   intIn('changelog-max-entries', c.changelogMaxEntries, 10, 100_000_000);
   intIn('watch-buffer', c.watchBufferLimit, 10, 1_000_000);
   intIn('anti-entropy-interval', c.antiEntropyIntervalMs, 0, 7 * 24 * 3600_000);
+  intIn('cleanup-grace', c.cleanupGraceMs, 0, 30 * 24 * 3600_000);
   if (c.hintedHandoff && c.tombstoneGraceMs <= c.maxHintWindowMs)
     throw invalidArgument('tombstone-grace', `must be longer than --max-hint-window (${c.maxHintWindowMs} ms): a hint older than a purged tombstone could bring deleted data back`);
   if (!['level', 'memory'].includes(c.engine)) throw invalidArgument('engine', 'must be level or memory');

@@ -6,10 +6,13 @@ import { LevelEngine } from '../storage/level-engine.js';
 import { MemoryEngine } from '../storage/memory-engine.js';
 import { RecordStore } from '../storage/record-store.js';
 import { Membership } from '../membership/membership.js';
-import type { MemberState, MemberStatus } from '../membership/member-table.js';
+import { describeChange, reweighing, type MemberState, type MemberStatus } from '../membership/member-table.js';
 import { Coordinator } from '../coordinator/coordinator.js';
 import type { ForwardOp, InternodeHandler, PeerTransport, Purpose, ReplicaEntry } from '../transport/peer-transport.js';
 import { allocateTokens } from '../ring/allocate.js';
+import type { Move } from '../rebalance/plan.js';
+import { checkWeight, joinPlan, reweighPlan, type PlanOptions } from '../rebalance/change-plan.js';
+import { measurePlan, type PlanSize } from '../rebalance/plan-size.js';
 import { HintStore } from '../handoff/hint-store.js';
 import { HintReplayer } from '../handoff/replayer.js';
 import { AntiEntropy } from '../antientropy/anti-entropy.js';
@@ -19,6 +22,7 @@ import { ChangeLog } from '../watch/change-log.js';
 import { serveFeed } from '../watch/feed.js';
 import { serveRange } from '../rebalance/range-stream.js';
 import { Rebalancer } from '../rebalance/rebalancer.js';
+import { AutoCleanup } from '../rebalance/auto-cleanup.js';
 import { WatchSession, type WatchEvent } from '../watch/watch-session.js';
 import type { ResumeToken } from '../watch/token.js';
 import { sync, type Version } from '../versioning/siblings.js';
@@ -41,7 +45,17 @@ interface PersistedSelf {
   weight: number;
   zone: string;
   version: number;
+  /** pendingTokens / pendingWeight: a reweigh in progress (absent: none). */
+  pendingTokens?: number[];
+  pendingWeight?: number;
 }
+
+/** ChangePlan is what a topology change would move, for dry-runs and the operation log. */
+export interface ChangePlan {
+  moves: Move[];
+  size: PlanSize;
+}
+
 
 /**
  * DkvNode is the composition root: it wires storage, membership, the coordinator and the
@@ -73,6 +87,7 @@ export class DkvNode {
     readonly rebalancer: Rebalancer,
   ) {
     this.startedAt = clock.monotonic();
+    this.autoCleanup = new AutoCleanup(membership, rebalancer, store, clock, log, config.cleanupGraceMs);
     membership.onRingChange(() => void this.persistPeers());
     this.replayer = hints
       ? new HintReplayer(hints, membership, transport, clock, log, {
@@ -85,6 +100,7 @@ export class DkvNode {
   }
 
   readonly replayer: HintReplayer | undefined;
+  readonly autoCleanup: AutoCleanup;
 
   /**
    * readLocal reads this node's own replica of a key; as a fallback for hintedFor it also
@@ -122,6 +138,7 @@ export class DkvNode {
       weight: persisted?.weight ?? config.weight,
       tokens: persisted?.tokens ?? [],
       status: persisted?.status ?? 'joining',
+      ...(persisted?.pendingTokens?.length ? { pendingTokens: persisted.pendingTokens, pendingWeight: persisted.pendingWeight } : {}),
       incarnation: store.incarnation,
       version: (persisted?.version ?? 0) + 1,
       heartbeat: 0,
@@ -254,6 +271,7 @@ export class DkvNode {
     this.replayer?.start();
     this.antiEntropy.start();
     this.purger.start();
+    await this.autoCleanup.start();
     this.timers.push(this.clock.setInterval(() => void this.sweep(), this.config.expirySweepIntervalMs));
     this.timers.push(this.clock.setInterval(() => void this.changeLog.trim().catch((e) => this.log.warn(`change log trim failed: ${(e as Error).message}`)), 5_000));
     const me = this.membership.selfState();
@@ -264,6 +282,7 @@ export class DkvNode {
       // A join or decommission cut short by a crash resumes where its streams stopped.
       if (me.status === 'joining') this.joinLoop = this.finishJoin();
       if (me.status === 'leaving') this.joinLoop = this.finishDecommission();
+      if (me.status === 'normal' && reweighing(me)) this.joinLoop = this.finishReweigh();
       if (waitForJoin) await this.joinLoop;
       return;
     }
@@ -309,8 +328,7 @@ export class DkvNode {
   async decommission(): Promise<void> {
     const me = this.membership.selfState();
     if (me.status !== 'normal') throw new DkvError('FAILED_PRECONDITION', `${this.id} is ${me.status}; only a NORMAL node can be decommissioned`);
-    const busy = this.membership.changing();
-    if (busy.length > 0) throw new DkvError('FAILED_PRECONDITION', `a topology change is in progress (${busy.map((m) => `${m.nodeId} ${m.status}`).join(', ')}); one at a time`);
+    this.refuseWhileChanging();
     if (this.membership.ring().ownerCount <= 1) throw new DkvError('FAILED_PRECONDITION', `${this.id} is the last node owning data; decommissioning it would lose every key`);
     this.membership.updateSelf({ status: 'leaving' });
     try {
@@ -321,6 +339,76 @@ export class DkvNode {
       throw e;
     }
     this.joinLoop = this.finishDecommission();
+  }
+
+  /** refuseWhileChanging enforces one topology change at a time, naming the one running. */
+  refuseWhileChanging(except?: string): void {
+    const busy = this.membership.changing().filter((m) => m.nodeId !== except);
+    if (busy.length > 0) throw new DkvError('FAILED_PRECONDITION', `a topology change is in progress (${busy.map(describeChange).join(', ')}); one at a time: retry when it completes`);
+  }
+
+  /**
+   * planReweigh returns what setting this node's weight would move, changing nothing
+   * (rebalance/change-plan.ts). Refused (FAILED_PRECONDITION) unless this node is NORMAL and no
+   * other change is in progress; INVALID_ARGUMENT for a weight outside (0, MAX_WEIGHT].
+   */
+  async planReweigh(weight: number): Promise<ChangePlan & { tokens: number[] }> {
+    checkWeight(weight);
+    const me = this.membership.selfState();
+    if (me.status !== 'normal') throw new DkvError('FAILED_PRECONDITION', `${this.id} is ${me.status}; only a NORMAL node can be reweighed`);
+    this.refuseWhileChanging();
+    const cur = this.membership.ring();
+    const plan = reweighPlan(cur, this.id, weight, this.planOptions());
+    return { ...plan, size: await measurePlan(this.store, cur, this.id, this.config.n, plan.moves) };
+  }
+
+  private planOptions(): PlanOptions {
+    return { n: this.config.n, tokensPerWeight: this.config.tokensPerWeight };
+  }
+
+  /**
+   * setWeight changes this node's weight online: it computes its new tokens (kept when growing,
+   * a subset when shrinking), publishes them as pending (writes to the moving ranges then also
+   * reach their new owners), pulls the ranges it gains and pushes those it gives up, then
+   * takes the new tokens and weight. Resumes after a crash. Returns the plan it runs.
+   */
+  async setWeight(weight: number): Promise<ChangePlan & { tokens: number[] }> {
+    const plan = await this.planReweigh(weight);
+    const me = this.membership.selfState();
+    const sameTokens = plan.tokens.length === me.tokens.length && plan.tokens.every((t, i) => t === me.tokens[i]);
+    if (sameTokens) {
+      this.membership.updateSelf({ weight });
+      await this.persistSelf();
+      return plan;
+    }
+    this.membership.updateSelf({ pendingTokens: plan.tokens, pendingWeight: weight });
+    await this.persistSelf();
+    this.log.info(`reweighing ${me.weight} -> ${weight}: ${me.tokens.length} -> ${plan.tokens.length} tokens, ${plan.moves.length} range move(s)`);
+    this.joinLoop = this.finishReweigh();
+    return plan;
+  }
+
+  private async finishReweigh(): Promise<void> {
+    await this.untilDone('reweigh', async () => {
+      await this.rebalancer.runStreams('reweigh');
+      const me = this.membership.selfState();
+      this.membership.updateSelf({ tokens: me.pendingTokens ?? me.tokens, weight: me.pendingWeight ?? me.weight, pendingTokens: [], pendingWeight: 0 });
+      await this.persistSelf();
+      this.log.info(`reweigh complete: weight ${this.membership.selfState().weight}, ${this.membership.selfState().tokens.length} tokens`);
+    });
+  }
+
+  /**
+   * planJoin returns what a new node `id` of `weight` in `zone` joining now would move (the
+   * join dry-run, answered by any member). The joining node draws its own tokens when it
+   * starts, so its real ranges differ; their number, shares and sizes are what to expect.
+   */
+  async planJoin(id: string, weight: number, zone: string): Promise<ChangePlan> {
+    const m = this.membership.member(id);
+    if (m && m.status !== 'left') throw new DkvError('FAILED_PRECONDITION', `${id} is already a member (${m.status})`);
+    const cur = this.membership.ring();
+    const plan = joinPlan(cur, id, weight, zone, this.planOptions());
+    return { moves: plan.moves, size: await measurePlan(this.store, cur, this.id, this.config.n, plan.moves) };
   }
 
   private async finishDecommission(): Promise<void> {
@@ -365,7 +453,7 @@ export class DkvNode {
     }
     // One topology change at a time: wait while another node joins or leaves.
     for (let waited = 0; !this.stopping && this.membership.changing().some((m) => m.nodeId !== this.id); waited++) {
-      if (waited % 20 === 0) this.log.info(`waiting to join: ${this.membership.changing().map((m) => `${m.nodeId} is ${m.status}`).join(', ')}`);
+      if (waited % 20 === 0) this.log.info(`waiting to join: ${this.membership.changing().filter((m) => m.nodeId !== this.id).map(describeChange).join(', ')} in progress`);
       await this.clock.sleep(500);
     }
     if (this.stopping) return;
@@ -402,7 +490,7 @@ export class DkvNode {
 
   private async persistSelf(): Promise<void> {
     const s = this.membership.selfState();
-    const p: PersistedSelf = { tokens: [...s.tokens], status: s.status, weight: s.weight, zone: s.zone, version: s.version };
+    const p: PersistedSelf = { tokens: [...s.tokens], status: s.status, weight: s.weight, zone: s.zone, version: s.version, ...(reweighing(s) ? { pendingTokens: [...s.pendingTokens!], pendingWeight: s.pendingWeight } : {}) };
     await this.store.putMeta('member', Buffer.from(JSON.stringify(p), 'utf8'));
   }
 
@@ -452,6 +540,7 @@ export class DkvNode {
     this.antiEntropy.stop();
     this.purger.stop();
     this.rebalancer.stop();
+    this.autoCleanup.stop();
     for (const t of this.timers) t.cancel();
   }
 

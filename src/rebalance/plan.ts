@@ -34,12 +34,12 @@ export function moves(current: Ring, future: Ring, n: number): Move[] {
   return out;
 }
 
-/** describeMoves renders a plan for `--dry-run` and the operation log. */
-export function describeMoves(ms: Move[], sizeOf?: (m: Move) => number): string[] {
+/** describeMoves renders a plan for `--dry-run` and the operation log; sizeOf(m, i) adds a size note. */
+export function describeMoves(ms: Move[], sizeOf?: (m: Move, i: number) => string): string[] {
   if (ms.length === 0) return ['no range changes hands'];
-  return ms.map((m) => {
+  return ms.map((m, i) => {
     const share = (((m.range.end - m.range.start + 2 ** 32) % 2 ** 32 || 2 ** 32) / 2 ** 32) * 100;
-    const size = sizeOf ? `, about ${sizeOf(m)} keys` : '';
+    const size = sizeOf ? `, ${sizeOf(m, i)}` : '';
     return `(${m.range.start}, ${m.range.end}] (${share.toFixed(2)}% of the ring${size}): ${m.from.join(',') || '-'} -> ${m.to}`;
   });
 }

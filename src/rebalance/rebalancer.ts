@@ -12,10 +12,14 @@ import { encodeRecord } from '../storage/record-codec.js';
 import { metaKey } from '../storage/keyspace.js';
 import { hashKey } from '../ring/hash.js';
 import { primaries } from '../ring/preference-list.js';
+import type { Ring } from '../ring/ring.js';
 import { moves, type Move } from './plan.js';
 import type { RangeCursor } from './range-stream.js';
 
-export type OperationKind = 'join' | 'decommission' | 'removenode' | 'cleanup';
+export type OperationKind = 'join' | 'decommission' | 'reweigh' | 'removenode' | 'cleanup';
+
+/** StreamKind is an operation that streams ranges: this node joins, leaves or is reweighed. */
+export type StreamKind = 'join' | 'decommission' | 'reweigh';
 
 /** OperationStatus is a long operation's progress (Admin.Status lists them). */
 export interface OperationStatus {
@@ -30,8 +34,9 @@ export interface OperationStatus {
 }
 
 interface Progress {
-  kind: 'join' | 'decommission';
-  ranges: Array<{ start: number; end: number; peer: string; done: boolean; cursor?: string }>;
+  kind: StreamKind;
+  /** dir: 'pull' streams the range from `peer` (comma-separated sources) into this node; 'push' sends it to `peer`. Absent in records of older versions: pull for join, push for decommission. */
+  ranges: Array<{ start: number; end: number; peer: string; done: boolean; cursor?: string; dir?: 'pull' | 'push' }>;
   bytes: number;
 }
 
@@ -84,25 +89,39 @@ export class Rebalancer {
     return this.ops.find((o) => o.state === 'running');
   }
 
-  /** plannedMoves lists the ranges a join (self joining) or a decommission (self leaving) moves. */
-  plannedMoves(kind: 'join' | 'decommission'): Move[] {
+  /**
+   * plannedMoves lists the ranges a join (self joining), a decommission (self leaving) or a
+   * reweigh of this node (to the pending tokens of its member row) moves. A reweigh's moves
+   * are those that involve this node: it pulls what it gains and pushes what it gives up
+   * (the node checks beforehand that the plan has no other move).
+   */
+  plannedMoves(kind: StreamKind): Move[] {
     const self = this.membership.selfId;
     const cur = this.membership.ring();
     if (kind === 'join') {
       const future = this.membership.futureRing();
       return moves(cur.node(self) ? cur.withoutNode(self) : cur, future.node(self) ? future : cur, this.opts.n).filter((m) => m.to === self);
     }
+    if (kind === 'reweigh') return moves(cur, this.membership.futureRing(), this.opts.n).filter((m) => m.to === self || m.from.includes(self));
     return moves(cur, cur.withoutNode(self), this.opts.n).filter((m) => m.from.includes(self));
   }
 
-  /** runStreams performs (or resumes) the join or decommission streams of this node. */
-  async runStreams(kind: 'join' | 'decommission'): Promise<void> {
+  /** runStreams performs (or resumes) the join, decommission or reweigh streams of this node. */
+  async runStreams(kind: StreamKind): Promise<void> {
     const op = this.start(kind);
+    const self = this.membership.selfId;
     try {
       const saved = await this.store.getMeta('stream-progress');
       let p = saved ? (JSON.parse(saved.toString('utf8')) as Progress) : undefined;
       if (!p || p.kind !== kind) {
-        p = { kind, bytes: 0, ranges: this.plannedMoves(kind).map((m) => ({ start: m.range.start, end: m.range.end, peer: kind === 'join' ? m.from.join(',') : m.to, done: false })) };
+        p = {
+          kind,
+          bytes: 0,
+          ranges: this.plannedMoves(kind).map((m) => {
+            const dir = m.to === self ? ('pull' as const) : ('push' as const);
+            return { start: m.range.start, end: m.range.end, peer: dir === 'pull' ? m.from.join(',') : m.to, done: false, dir };
+          }),
+        };
         await this.saveProgress(p);
       } else {
         this.log.info(`${kind}: resuming: ${p.ranges.filter((r) => r.done).length}/${p.ranges.length} ranges already done, ${p.bytes} bytes streamed before`);
@@ -115,9 +134,10 @@ export class Rebalancer {
         if (r.done) continue;
         this.checkStopped();
         const range = { start: r.start, end: r.end };
-        if (kind === 'join') await this.pull(range, r.peer.split(','), r, p, op);
+        const dir = r.dir ?? (kind === 'join' ? 'pull' : 'push');
+        if (dir === 'pull') await this.pull(range, r.peer.split(','), r, p, op);
         else await this.push(range, r.peer, r, p, op);
-        await this.verify(range, kind === 'join' ? r.peer.split(',') : [r.peer]);
+        await this.verify(range, dir === 'pull' ? r.peer.split(',') : [r.peer]);
         r.done = true;
         op.done++;
         await this.saveProgress(p);
@@ -253,23 +273,45 @@ export class Rebalancer {
     return op;
   }
 
-  /** cleanup deletes the records of keys this node no longer replicates (now or after the change in progress). */
-  async cleanup(): Promise<OperationStatus> {
+  /**
+   * cleanup deletes the records of keys this node replicates neither in the current ring nor
+   * in the ring of the change in progress (futureRing). Safety contract: every key is checked
+   * against both rings as they are at the moment it is deleted, not only when the scan saw it,
+   * so a change that starts meanwhile (gossip arriving, or this node starting a reweigh) never
+   * loses a key this node is about to receive or keep. With `auto` (the grace-period cleanup),
+   * it does nothing while any topology change is in progress and stops as soon as one starts
+   * or the ring changes: what is left is deleted by the next cleanup.
+   */
+  async cleanup(opts: { auto?: boolean } = {}): Promise<OperationStatus & { complete: boolean }> {
     const op = this.start('cleanup');
     const self = this.membership.selfId;
-    const ring = this.membership.ring();
-    const future = this.membership.futureRing();
-    const mine = (r: typeof ring, key: Buffer) => r.ownerCount > 0 && primaries(r, hashKey(key), Math.min(this.opts.n, r.ownerCount)).includes(self);
+    const mine = (r: Ring, key: Buffer) => r.ownerCount > 0 && primaries(r, hashKey(key), Math.min(this.opts.n, r.ownerCount)).includes(self);
+    const startRing = this.membership.ring();
+    const interrupted = () => opts.auto && (this.membership.changing().length > 0 || this.membership.ring() !== startRing);
+    if (this.membership.ring().ownerCount === 0 || interrupted()) {
+      op.message = 'skipped: a topology change is in progress or this node knows no ring yet';
+      op.state = 'done';
+      return { ...op, complete: false };
+    }
     const gone: Buffer[] = [];
     for await (const e of scanDigests(this.store, { start: 0, end: 0 })) {
       op.total++;
-      if (!mine(ring, e.key) && !mine(future, e.key)) gone.push(e.key);
+      if (!mine(this.membership.ring(), e.key) && !mine(this.membership.futureRing(), e.key)) gone.push(e.key);
     }
-    for (const key of gone) if (await this.store.drop(key)) op.done++;
-    op.message = `deleted ${op.done} record(s) of ranges this node no longer replicates, kept ${op.total - op.done}`;
+    let stopped = false;
+    for (const key of gone) {
+      if (interrupted()) {
+        stopped = true;
+        break;
+      }
+      // Checked again now: the rings may have changed since the scan.
+      if (mine(this.membership.ring(), key) || mine(this.membership.futureRing(), key)) continue;
+      if (await this.store.drop(key)) op.done++;
+    }
+    op.message = `${opts.auto ? 'automatic cleanup ' : ''}deleted ${op.done} record(s) of ranges this node no longer replicates, kept ${op.total - op.done}${stopped ? ' (stopped early: the ring changed)' : ''}`;
     op.state = 'done';
     this.log.info(`cleanup: ${op.message}`);
-    return op;
+    return { ...op, complete: !stopped };
   }
 
   private start(kind: OperationKind): OperationStatus {

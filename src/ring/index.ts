@@ -4,6 +4,7 @@
  */
 export { hashKey, murmur3x86_32 } from './hash.js';
 export { Ring, RING_SIZE, type RingNode, type ClockwiseToken } from './ring.js';
+export { reweighTokens } from './reweigh.js';
 export { allocateTokens, buildRing, DEFAULT_TOKENS_PER_WEIGHT, type AllocateOptions, type MemberSpec } from './allocate.js';
 export { preferenceList, primaries, walkOrder, type PreferenceEntry, type PreferenceOptions } from './preference-list.js';
 export { ownership, replicatedOwnership, imbalance, movedFraction } from './ownership.js';

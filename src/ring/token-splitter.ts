@@ -51,7 +51,8 @@ export class TokenSplitter {
 
   /**
    * @param positions ascending tokens of the current ring (at least one).
-   * @param owners member index per token; the joiner owns none yet.
+   * @param owners member index per token; the joiner owns none yet (a join) or keeps the
+   *   tokens it has (a reweigh that grows a node).
    * @param joiner the member index of the joining node.
    */
   constructor(
@@ -64,7 +65,8 @@ export class TokenSplitter {
     this.owners = [...owners];
     const count = members.weights.length;
     const totalWeight = members.weights.reduce((s, w) => s + w, 0);
-    const ownersAfter = new Set(owners).size + 1;
+    // The joiner may already own tokens (a reweigh adds to an existing node's tokens).
+    const ownersAfter = new Set([...owners, joiner]).size;
     const replicaShare = Math.min(members.replicas, ownersAfter);
     this.primary = new Float64Array(count);
     this.replicated = new Float64Array(count);

@@ -33,14 +33,15 @@ export function purposeFromWire(p: WirePurpose): Purpose {
 }
 
 export function memberToWire(m: MemberState): WireMember {
-  return { ...m, tokens: [...m.tokens], suspects: [...m.suspects] };
+  const { pendingTokens, pendingWeight, ...rest } = m;
+  return { ...rest, tokens: [...m.tokens], suspects: [...m.suspects], pendingTokens: [...(pendingTokens ?? [])], pendingWeight: pendingTokens?.length ? (pendingWeight ?? 0) : 0 };
 }
 
 /** memberFromWire decodes a gossiped row; a row with an unknown status is refused (undefined). */
 export function memberFromWire(m: WireMember): MemberState | undefined {
   if (!MEMBER_STATUSES.includes(m.status as MemberStatus)) return undefined;
   const status = m.status as MemberStatus;
-  return { nodeId: m.nodeId, address: m.address, zone: m.zone, weight: m.weight, tokens: m.tokens, status, incarnation: m.incarnation, version: m.version, heartbeat: m.heartbeat, suspects: m.suspects };
+  return { nodeId: m.nodeId, address: m.address, zone: m.zone, weight: m.weight, tokens: m.tokens, status, incarnation: m.incarnation, version: m.version, heartbeat: m.heartbeat, suspects: m.suspects, ...(m.pendingTokens.length > 0 ? { pendingTokens: m.pendingTokens, pendingWeight: m.pendingWeight } : {}) };
 }
 
 export function consistencyToWire(c: ConsistencyRequest): Consistency {

@@ -121,13 +121,16 @@ export class Cluster {
     return node;
   }
 
-  /** start runs n nodes and waits until every node sees the same ring with all of them. */
-  static async start(n: number, extraArgs: string[] = []): Promise<Cluster> {
+  /**
+   * start runs n nodes and waits until every node sees the same ring with all of them (each
+   * join within convergeMs: throttled streams on a loaded machine need more than the default).
+   */
+  static async start(n: number, extraArgs: string[] = [], convergeMs = 15_000): Promise<Cluster> {
     const c = new Cluster();
     try {
       for (let i = 1; i <= n; i++) {
         await c.add(`n${i}`, extraArgs);
-        await c.converged(i);
+        await c.converged(i, convergeMs);
       }
     } catch (e) {
       await c.stop();

@@ -37,6 +37,7 @@ import {
   RepairRequest,
   RingRequest,
   RingResponse,
+  SetWeightRequest,
   StatusRequest,
   StatusResponse,
 } from '../../src/generated/dkv/v1/admin.js';
@@ -208,6 +209,7 @@ const METHODS: Method[] = [
     join: enc(JoinRequest, { seeds: [], dryRun: true }),
     decommission: enc(DecommissionRequest, { nodeId: 'ghost', dryRun: true }),
     removeNode: enc(RemoveNodeRequest, { nodeId: 'ghost', dryRun: true }),
+    setWeight: enc(SetWeightRequest, { nodeId: '', weight: 2, dryRun: true }),
     repair: enc(RepairRequest, { peer: 'n2' }),
     // deletes only ranges this node no longer replicates: none in a 3-node cluster with N = 3
     cleanup: new Uint8Array(0),
@@ -227,7 +229,7 @@ const METHODS: Method[] = [
 /**
  * whyNotSend keeps the raw fuzzer inside TESTING.md's traffic rule and the file's own cluster:
  * a payload that decodes into a Join naming a non-loopback seed, a real (non dry-run)
- * Decommission / RemoveNode, or a Gossip push of member rows into this cluster is not sent
+ * Decommission / RemoveNode / SetWeight, or a Gossip push of member rows into this cluster is not sent
  * (structured Gossip rows are covered by part 2 with loopback addresses and ghost ids).
  */
 function whyNotSend(m: Method, bytes: Uint8Array): string | undefined {
@@ -239,6 +241,7 @@ function whyNotSend(m: Method, bytes: Uint8Array): string | undefined {
     }
     if (m.path === AdminService.decommission.path && !DecommissionRequest.decode(bytes).dryRun) return 'a real Decommission';
     if (m.path === AdminService.removeNode.path && !RemoveNodeRequest.decode(bytes).dryRun) return 'a real RemoveNode';
+    if (m.path === AdminService.setWeight.path && !SetWeightRequest.decode(bytes).dryRun) return 'a real SetWeight';
     if (m.path === InternodeService.gossip.path) {
       const g = GossipRequest.decode(bytes);
       if (g.clusterName === 'dkv' && g.members.length > 0) return 'a Gossip push of member rows';
@@ -564,8 +567,10 @@ function internodeCaseArb(): fc.Arbitrary<Case> {
     version: 1,
     heartbeat: 1,
     suspects: [],
+    pendingTokens: [],
+    pendingWeight: 0,
     ...o,
-  });
+  }) as MemberState;
   const gossipCase = (kind: string, node: number, ghost: string, bytes: Uint8Array): Case => ({ kind, node, path: InternodeService.gossip.path, keys: [], expect: 'record', ghost, bytes });
   const ghostArb = fc.nat().map((n) => `fz-ghost-${n}`);
   const badRow = fc.oneof(

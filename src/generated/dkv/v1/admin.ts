@@ -154,6 +154,11 @@ export interface Member {
   tokens: number;
   /** ownership is the fraction of the key space for which it is a primary replica. */
   ownership: number;
+  /**
+   * pending_weight is the weight the member is being reweighed to (dkv set-weight); 0 means
+   * no reweigh is in progress.
+   */
+  pendingWeight: number;
 }
 
 /** HintBacklog is the hints one node holds for one target. */
@@ -170,7 +175,7 @@ export interface HintBacklog {
 
 /** Operation is a long-running task and its progress. */
 export interface Operation {
-  /** kind names it: "join", "decommission", "removenode", "repair", "cleanup". */
+  /** kind names it: "join", "decommission", "reweigh", "removenode", "repair", "cleanup". */
   kind: string;
   /** state is "running", "done" or "failed". */
   state: string;
@@ -264,6 +269,31 @@ export interface JoinRequest {
   seeds: string[];
   /** dry_run only returns the plan. */
   dryRun: boolean;
+  /**
+   * node_id, with dry_run, sent to a member: plan a new node of this id joining now; empty
+   * means the receiving node itself joins.
+   */
+  nodeId: string;
+  /** weight is the planned node's weight; 0 means 1. */
+  weight: number;
+  /** zone is the planned node's zone; empty means none. */
+  zone: string;
+}
+
+/** PlanSize sums what a planned topology change moves. */
+export interface PlanSize {
+  /**
+   * share is the fraction of the ring the moving ranges cover, counted once per receiving
+   * node (a range that moves to two nodes counts twice); 0 means nothing moves.
+   */
+  share: number;
+  /**
+   * keys is the number of keys the moves carry: counted where the answering node holds the
+   * range, estimated from its key density elsewhere.
+   */
+  keys: number;
+  /** bytes is the size of those keys' records, from the mean size of a sample. */
+  bytes: number;
 }
 
 /** JoinResponse describes the join that started (or would start). */
@@ -271,7 +301,41 @@ export interface JoinResponse {
   /** plan lists the ranges that move, in plain words. */
   plan: string[];
   /** operation is the started operation; follow it with Status. */
-  operation?: Operation | undefined;
+  operation?:
+    | Operation
+    | undefined;
+  /** size sums the plan; empty when the join was not planned by a member (node_id empty). */
+  size?: PlanSize | undefined;
+}
+
+/** SetWeightRequest asks a node to change its weight. */
+export interface SetWeightRequest {
+  /**
+   * node_id is the node to reweigh; it must be the receiving node (dkv set-weight sends the
+   * request there); empty means the receiving node.
+   */
+  nodeId: string;
+  /** weight is the new relative capacity, in (0, 100]. */
+  weight: number;
+  /** dry_run only returns the plan and its size; nothing changes. */
+  dryRun: boolean;
+}
+
+/** SetWeightResponse describes the reweigh that started (or would start). */
+export interface SetWeightResponse {
+  /**
+   * plan lists each range that moves, its share of the ring, its size and its old and new
+   * owners, in plain words; one line "no range changes hands" when nothing moves.
+   */
+  plan: string[];
+  /** size sums the plan. */
+  size?:
+    | PlanSize
+    | undefined;
+  /** tokens_before is the number of tokens the node owns now. */
+  tokensBefore: number;
+  /** tokens_after is the number of tokens it will own. */
+  tokensAfter: number;
 }
 
 /** DecommissionRequest asks a node to leave. */
@@ -352,6 +416,7 @@ function createBaseMember(): Member {
     heartbeat: 0,
     tokens: 0,
     ownership: 0,
+    pendingWeight: 0,
   };
 }
 
@@ -386,6 +451,9 @@ export const Member: MessageFns<Member> = {
     }
     if (message.ownership !== 0) {
       writer.uint32(81).double(message.ownership);
+    }
+    if (message.pendingWeight !== 0) {
+      writer.uint32(89).double(message.pendingWeight);
     }
     return writer;
   },
@@ -483,6 +551,14 @@ export const Member: MessageFns<Member> = {
             message.ownership = reader.double();
             continue;
           }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.pendingWeight = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -511,6 +587,11 @@ export const Member: MessageFns<Member> = {
       heartbeat: isSet(object.heartbeat) ? globalThis.Number(object.heartbeat) : 0,
       tokens: isSet(object.tokens) ? globalThis.Number(object.tokens) : 0,
       ownership: isSet(object.ownership) ? globalThis.Number(object.ownership) : 0,
+      pendingWeight: isSet(object.pendingWeight)
+        ? globalThis.Number(object.pendingWeight)
+        : isSet(object.pending_weight)
+        ? globalThis.Number(object.pending_weight)
+        : 0,
     };
   },
 
@@ -546,6 +627,9 @@ export const Member: MessageFns<Member> = {
     if (message.ownership !== 0) {
       obj.ownership = floatToJson(message.ownership);
     }
+    if (message.pendingWeight !== 0) {
+      obj.pendingWeight = floatToJson(message.pendingWeight);
+    }
     return obj;
   },
 
@@ -564,6 +648,7 @@ export const Member: MessageFns<Member> = {
     message.heartbeat = object.heartbeat ?? 0;
     message.tokens = object.tokens ?? 0;
     message.ownership = object.ownership ?? 0;
+    message.pendingWeight = object.pendingWeight ?? 0;
     return message;
   },
 };
@@ -1610,7 +1695,7 @@ export const RingResponse: MessageFns<RingResponse> = {
 };
 
 function createBaseJoinRequest(): JoinRequest {
-  return { seeds: [], dryRun: false };
+  return { seeds: [], dryRun: false, nodeId: "", weight: 0, zone: "" };
 }
 
 export const JoinRequest: MessageFns<JoinRequest> = {
@@ -1620,6 +1705,15 @@ export const JoinRequest: MessageFns<JoinRequest> = {
     }
     if (message.dryRun !== false) {
       writer.uint32(16).bool(message.dryRun);
+    }
+    if (message.nodeId !== "") {
+      writer.uint32(26).string(message.nodeId);
+    }
+    if (message.weight !== 0) {
+      writer.uint32(33).double(message.weight);
+    }
+    if (message.zone !== "") {
+      writer.uint32(42).string(message.zone);
     }
     return writer;
   },
@@ -1653,6 +1747,30 @@ export const JoinRequest: MessageFns<JoinRequest> = {
             message.dryRun = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.weight = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.zone = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1673,6 +1791,13 @@ export const JoinRequest: MessageFns<JoinRequest> = {
         : isSet(object.dry_run)
         ? globalThis.Boolean(object.dry_run)
         : false,
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      weight: isSet(object.weight) ? globalThis.Number(object.weight) : 0,
+      zone: isSet(object.zone) ? globalThis.String(object.zone) : "",
     };
   },
 
@@ -1684,6 +1809,15 @@ export const JoinRequest: MessageFns<JoinRequest> = {
     if (message.dryRun !== false) {
       obj.dryRun = message.dryRun;
     }
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.weight !== 0) {
+      obj.weight = floatToJson(message.weight);
+    }
+    if (message.zone !== "") {
+      obj.zone = message.zone;
+    }
     return obj;
   },
 
@@ -1694,12 +1828,116 @@ export const JoinRequest: MessageFns<JoinRequest> = {
     const message = createBaseJoinRequest();
     message.seeds = object.seeds?.map((e) => e) || [];
     message.dryRun = object.dryRun ?? false;
+    message.nodeId = object.nodeId ?? "";
+    message.weight = object.weight ?? 0;
+    message.zone = object.zone ?? "";
+    return message;
+  },
+};
+
+function createBasePlanSize(): PlanSize {
+  return { share: 0, keys: 0, bytes: 0 };
+}
+
+export const PlanSize: MessageFns<PlanSize> = {
+  encode(message: PlanSize, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.share !== 0) {
+      writer.uint32(9).double(message.share);
+    }
+    if (message.keys !== 0) {
+      writer.uint32(16).uint64(message.keys);
+    }
+    if (message.bytes !== 0) {
+      writer.uint32(24).uint64(message.bytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlanSize {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlanSize();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.share = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.keys = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PlanSize {
+    return {
+      share: isSet(object.share) ? globalThis.Number(object.share) : 0,
+      keys: isSet(object.keys) ? globalThis.Number(object.keys) : 0,
+      bytes: isSet(object.bytes) ? globalThis.Number(object.bytes) : 0,
+    };
+  },
+
+  toJSON(message: PlanSize): unknown {
+    const obj: any = {};
+    if (message.share !== 0) {
+      obj.share = floatToJson(message.share);
+    }
+    if (message.keys !== 0) {
+      obj.keys = Math.round(message.keys);
+    }
+    if (message.bytes !== 0) {
+      obj.bytes = Math.round(message.bytes);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PlanSize>): PlanSize {
+    return PlanSize.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PlanSize>): PlanSize {
+    const message = createBasePlanSize();
+    message.share = object.share ?? 0;
+    message.keys = object.keys ?? 0;
+    message.bytes = object.bytes ?? 0;
     return message;
   },
 };
 
 function createBaseJoinResponse(): JoinResponse {
-  return { plan: [], operation: undefined };
+  return { plan: [], operation: undefined, size: undefined };
 }
 
 export const JoinResponse: MessageFns<JoinResponse> = {
@@ -1709,6 +1947,9 @@ export const JoinResponse: MessageFns<JoinResponse> = {
     }
     if (message.operation !== undefined) {
       Operation.encode(message.operation, writer.uint32(18).fork()).join();
+    }
+    if (message.size !== undefined) {
+      PlanSize.encode(message.size, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1742,6 +1983,14 @@ export const JoinResponse: MessageFns<JoinResponse> = {
             message.operation = Operation.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.size = PlanSize.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1758,6 +2007,7 @@ export const JoinResponse: MessageFns<JoinResponse> = {
     return {
       plan: globalThis.Array.isArray(object?.plan) ? object.plan.map((e: any) => globalThis.String(e)) : [],
       operation: isSet(object.operation) ? Operation.fromJSON(object.operation) : undefined,
+      size: isSet(object.size) ? PlanSize.fromJSON(object.size) : undefined,
     };
   },
 
@@ -1768,6 +2018,9 @@ export const JoinResponse: MessageFns<JoinResponse> = {
     }
     if (message.operation !== undefined) {
       obj.operation = Operation.toJSON(message.operation);
+    }
+    if (message.size !== undefined) {
+      obj.size = PlanSize.toJSON(message.size);
     }
     return obj;
   },
@@ -1781,6 +2034,241 @@ export const JoinResponse: MessageFns<JoinResponse> = {
     message.operation = (object.operation !== undefined && object.operation !== null)
       ? Operation.fromPartial(object.operation)
       : undefined;
+    message.size = (object.size !== undefined && object.size !== null) ? PlanSize.fromPartial(object.size) : undefined;
+    return message;
+  },
+};
+
+function createBaseSetWeightRequest(): SetWeightRequest {
+  return { nodeId: "", weight: 0, dryRun: false };
+}
+
+export const SetWeightRequest: MessageFns<SetWeightRequest> = {
+  encode(message: SetWeightRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== "") {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.weight !== 0) {
+      writer.uint32(17).double(message.weight);
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(24).bool(message.dryRun);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetWeightRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetWeightRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.weight = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetWeightRequest {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+        ? globalThis.String(object.node_id)
+        : "",
+      weight: isSet(object.weight) ? globalThis.Number(object.weight) : 0,
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
+    };
+  },
+
+  toJSON(message: SetWeightRequest): unknown {
+    const obj: any = {};
+    if (message.nodeId !== "") {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.weight !== 0) {
+      obj.weight = floatToJson(message.weight);
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetWeightRequest>): SetWeightRequest {
+    return SetWeightRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetWeightRequest>): SetWeightRequest {
+    const message = createBaseSetWeightRequest();
+    message.nodeId = object.nodeId ?? "";
+    message.weight = object.weight ?? 0;
+    message.dryRun = object.dryRun ?? false;
+    return message;
+  },
+};
+
+function createBaseSetWeightResponse(): SetWeightResponse {
+  return { plan: [], size: undefined, tokensBefore: 0, tokensAfter: 0 };
+}
+
+export const SetWeightResponse: MessageFns<SetWeightResponse> = {
+  encode(message: SetWeightResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.plan) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.size !== undefined) {
+      PlanSize.encode(message.size, writer.uint32(18).fork()).join();
+    }
+    if (message.tokensBefore !== 0) {
+      writer.uint32(24).uint32(message.tokensBefore);
+    }
+    if (message.tokensAfter !== 0) {
+      writer.uint32(32).uint32(message.tokensAfter);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetWeightResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetWeightResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.plan.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.size = PlanSize.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.tokensBefore = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.tokensAfter = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetWeightResponse {
+    return {
+      plan: globalThis.Array.isArray(object?.plan) ? object.plan.map((e: any) => globalThis.String(e)) : [],
+      size: isSet(object.size) ? PlanSize.fromJSON(object.size) : undefined,
+      tokensBefore: isSet(object.tokensBefore)
+        ? globalThis.Number(object.tokensBefore)
+        : isSet(object.tokens_before)
+        ? globalThis.Number(object.tokens_before)
+        : 0,
+      tokensAfter: isSet(object.tokensAfter)
+        ? globalThis.Number(object.tokensAfter)
+        : isSet(object.tokens_after)
+        ? globalThis.Number(object.tokens_after)
+        : 0,
+    };
+  },
+
+  toJSON(message: SetWeightResponse): unknown {
+    const obj: any = {};
+    if (message.plan?.length) {
+      obj.plan = message.plan;
+    }
+    if (message.size !== undefined) {
+      obj.size = PlanSize.toJSON(message.size);
+    }
+    if (message.tokensBefore !== 0) {
+      obj.tokensBefore = Math.round(message.tokensBefore);
+    }
+    if (message.tokensAfter !== 0) {
+      obj.tokensAfter = Math.round(message.tokensAfter);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetWeightResponse>): SetWeightResponse {
+    return SetWeightResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetWeightResponse>): SetWeightResponse {
+    const message = createBaseSetWeightResponse();
+    message.plan = object.plan?.map((e) => e) || [];
+    message.size = (object.size !== undefined && object.size !== null) ? PlanSize.fromPartial(object.size) : undefined;
+    message.tokensBefore = object.tokensBefore ?? 0;
+    message.tokensAfter = object.tokensAfter ?? 0;
     return message;
   },
 };
@@ -2560,7 +3048,9 @@ export const AdminService = {
   },
   /**
    * Join makes the node that receives it join the cluster through seeds: it takes tokens
-   * for its weight, streams the ranges it will own and becomes NORMAL when it has them.
+   * for its weight, streams the ranges it will own and becomes NORMAL when it has them. With
+   * dry_run and node_id, a member answers with the plan of a new node of that id, weight and
+   * zone joining now (dkv ring --plan-join), changing nothing.
    */
   join: {
     path: "/dkv.v1.Admin/Join" as const,
@@ -2584,6 +3074,23 @@ export const AdminService = {
     responseSerialize: (value: DecommissionResponse): Buffer =>
       Buffer.from(DecommissionResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DecommissionResponse => DecommissionResponse.decode(value),
+  },
+  /**
+   * SetWeight changes the receiving node's weight online (dkv set-weight): it adds tokens
+   * (keeping its own) or drops some, streams only the ranges that change hands (throttled,
+   * resumable, checked by Merkle roots; writes to moving ranges also reach the new owners
+   * meanwhile), then takes the new tokens. Follow the progress with Status (operation kind
+   * "reweigh"). Refused with FAILED_PRECONDITION, naming it, while another topology change is
+   * in progress, and unless the receiving node is NORMAL and is the node named.
+   */
+  setWeight: {
+    path: "/dkv.v1.Admin/SetWeight" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetWeightRequest): Buffer => Buffer.from(SetWeightRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetWeightRequest => SetWeightRequest.decode(value),
+    responseSerialize: (value: SetWeightResponse): Buffer => Buffer.from(SetWeightResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetWeightResponse => SetWeightResponse.decode(value),
   },
   /**
    * RemoveNode removes a dead node: the remaining replicas re-replicate its ranges so that
@@ -2639,7 +3146,9 @@ export interface AdminServer extends UntypedServiceImplementation {
   ring: handleUnaryCall<RingRequest, RingResponse>;
   /**
    * Join makes the node that receives it join the cluster through seeds: it takes tokens
-   * for its weight, streams the ranges it will own and becomes NORMAL when it has them.
+   * for its weight, streams the ranges it will own and becomes NORMAL when it has them. With
+   * dry_run and node_id, a member answers with the plan of a new node of that id, weight and
+   * zone joining now (dkv ring --plan-join), changing nothing.
    */
   join: handleUnaryCall<JoinRequest, JoinResponse>;
   /**
@@ -2647,6 +3156,15 @@ export interface AdminServer extends UntypedServiceImplementation {
    * serving until the hand-over completes, then becomes LEFT.
    */
   decommission: handleUnaryCall<DecommissionRequest, DecommissionResponse>;
+  /**
+   * SetWeight changes the receiving node's weight online (dkv set-weight): it adds tokens
+   * (keeping its own) or drops some, streams only the ranges that change hands (throttled,
+   * resumable, checked by Merkle roots; writes to moving ranges also reach the new owners
+   * meanwhile), then takes the new tokens. Follow the progress with Status (operation kind
+   * "reweigh"). Refused with FAILED_PRECONDITION, naming it, while another topology change is
+   * in progress, and unless the receiving node is NORMAL and is the node named.
+   */
+  setWeight: handleUnaryCall<SetWeightRequest, SetWeightResponse>;
   /**
    * RemoveNode removes a dead node: the remaining replicas re-replicate its ranges so that
    * every key is on N nodes again.
@@ -2702,7 +3220,9 @@ export interface AdminClient extends Client {
   ): ClientUnaryCall;
   /**
    * Join makes the node that receives it join the cluster through seeds: it takes tokens
-   * for its weight, streams the ranges it will own and becomes NORMAL when it has them.
+   * for its weight, streams the ranges it will own and becomes NORMAL when it has them. With
+   * dry_run and node_id, a member answers with the plan of a new node of that id, weight and
+   * zone joining now (dkv ring --plan-join), changing nothing.
    */
   join(request: JoinRequest, callback: (error: ServiceError | null, response: JoinResponse) => void): ClientUnaryCall;
   join(
@@ -2734,6 +3254,29 @@ export interface AdminClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DecommissionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * SetWeight changes the receiving node's weight online (dkv set-weight): it adds tokens
+   * (keeping its own) or drops some, streams only the ranges that change hands (throttled,
+   * resumable, checked by Merkle roots; writes to moving ranges also reach the new owners
+   * meanwhile), then takes the new tokens. Follow the progress with Status (operation kind
+   * "reweigh"). Refused with FAILED_PRECONDITION, naming it, while another topology change is
+   * in progress, and unless the receiving node is NORMAL and is the node named.
+   */
+  setWeight(
+    request: SetWeightRequest,
+    callback: (error: ServiceError | null, response: SetWeightResponse) => void,
+  ): ClientUnaryCall;
+  setWeight(
+    request: SetWeightRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetWeightResponse) => void,
+  ): ClientUnaryCall;
+  setWeight(
+    request: SetWeightRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetWeightResponse) => void,
   ): ClientUnaryCall;
   /**
    * RemoveNode removes a dead node: the remaining replicas re-replicate its ranges so that

@@ -203,6 +203,18 @@ export interface MemberState {
    * declared DOWN only when its own detector and at least one other member's agree.
    */
   suspects: string[];
+  /**
+   * pending_tokens are the tokens the member will own once the reweigh in progress completes
+   * (dkv set-weight); empty means no reweigh is in progress. While it is not empty, the ring
+   * of the changes in progress uses these tokens for this member, and writes also reach the
+   * replicas they add.
+   */
+  pendingTokens: number[];
+  /**
+   * pending_weight is the weight the member will have once the reweigh completes; 0 means no
+   * reweigh is in progress.
+   */
+  pendingWeight: number;
 }
 
 /** GossipRequest pushes the sender's member table. */
@@ -1098,6 +1110,8 @@ function createBaseMemberState(): MemberState {
     version: 0,
     heartbeat: 0,
     suspects: [],
+    pendingTokens: [],
+    pendingWeight: 0,
   };
 }
 
@@ -1136,6 +1150,16 @@ export const MemberState: MessageFns<MemberState> = {
     }
     for (const v of message.suspects) {
       writer.uint32(82).string(v!);
+    }
+    if (message.pendingTokens.length !== 0) {
+      writer.uint32(90).fork();
+      for (const v of message.pendingTokens) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.pendingWeight !== 0) {
+      writer.uint32(97).double(message.pendingWeight);
     }
     return writer;
   },
@@ -1243,6 +1267,32 @@ export const MemberState: MessageFns<MemberState> = {
             message.suspects.push(reader.string());
             continue;
           }
+          case 11: {
+            if (tag === 88) {
+              message.pendingTokens.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 90) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.pendingTokens.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.pendingWeight = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1271,6 +1321,16 @@ export const MemberState: MessageFns<MemberState> = {
       version: isSet(object.version) ? globalThis.Number(object.version) : 0,
       heartbeat: isSet(object.heartbeat) ? globalThis.Number(object.heartbeat) : 0,
       suspects: globalThis.Array.isArray(object?.suspects) ? object.suspects.map((e: any) => globalThis.String(e)) : [],
+      pendingTokens: globalThis.Array.isArray(object?.pendingTokens)
+        ? object.pendingTokens.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.pending_tokens)
+        ? object.pending_tokens.map((e: any) => globalThis.Number(e))
+        : [],
+      pendingWeight: isSet(object.pendingWeight)
+        ? globalThis.Number(object.pendingWeight)
+        : isSet(object.pending_weight)
+        ? globalThis.Number(object.pending_weight)
+        : 0,
     };
   },
 
@@ -1306,6 +1366,12 @@ export const MemberState: MessageFns<MemberState> = {
     if (message.suspects?.length) {
       obj.suspects = message.suspects;
     }
+    if (message.pendingTokens?.length) {
+      obj.pendingTokens = message.pendingTokens.map((e) => Math.round(e));
+    }
+    if (message.pendingWeight !== 0) {
+      obj.pendingWeight = floatToJson(message.pendingWeight);
+    }
     return obj;
   },
 
@@ -1324,6 +1390,8 @@ export const MemberState: MessageFns<MemberState> = {
     message.version = object.version ?? 0;
     message.heartbeat = object.heartbeat ?? 0;
     message.suspects = object.suspects?.map((e) => e) || [];
+    message.pendingTokens = object.pendingTokens?.map((e) => e) || [];
+    message.pendingWeight = object.pendingWeight ?? 0;
     return message;
   },
 };
