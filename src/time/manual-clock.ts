@@ -63,7 +63,8 @@ export class ManualClock implements Clock {
       }
       next.fn();
     }
-    this.t = end;
+    // A nested advance (a timer callback that advanced the clock itself) may have gone past end.
+    this.t = Math.max(this.t, end);
     await flushMicrotasks();
   }
 

@@ -35,7 +35,15 @@ export async function runTopologyChanges(sim: SimCluster, random: SeededRandom, 
   if (random.next() < 0.5) {
     await waitFor(sim, () => sim.nodes.has(victim) && sim.node(victim).membership.changing().length === 0, 60_000, `${victim} to be up with no change in progress`);
     note('decommission', `${victim} starts leaving`);
-    await sim.node(victim).decommission();
+    // Like an operator: a refused decommission (e.g. its disk is full) is tried again later.
+    for (let attempt = 0; ; attempt++) {
+      const err = await sim.node(victim).decommission().then(() => undefined, (e: Error) => e);
+      if (!err) break;
+      note('decommission', `${victim} refused: ${err.message}`);
+      if (attempt >= 20) throw err;
+      await waitFor(sim, () => sim.nodes.has(victim), 60_000, `${victim} to be up`);
+      await sim.clock.sleep(1_000);
+    }
     if (random.next() < 0.5) void faults.crashAndRestartAt(victim, 'mid-stream', 200 + random.int(800));
     await waitFor(sim, () => sim.nodes.get(victim)?.membership.selfState().status === 'left', 60_000, `${victim} to finish leaving`);
     // As dkv decommission does: stop it once another node reports it LEFT.
