@@ -24,7 +24,8 @@ export interface RecordStoreOptions {
  * token; publish is called with the tokens of a batch once it committed.
  */
 export interface ChangeSink {
-  append(key: Buffer, versions: readonly Version[]): { ops: BatchOp[]; change: unknown };
+  /** record, when given, is encodeRecord(versions) already made for the same batch (reused, not copied). */
+  append(key: Buffer, versions: readonly Version[], record?: Buffer): { ops: BatchOp[]; change: unknown };
   publish(changes: unknown[]): void;
 }
 
@@ -141,7 +142,7 @@ export class RecordStore {
       const next = await fn(local);
       const ops = recordOps(key, local, next);
       const changes: unknown[] = [];
-      this.logged(ops, key, next, changes);
+      this.logged(ops, key, next, changes, ops[0].type === 'put' ? ops[0].value : undefined);
       this.cache.delete(ck);
       await this.wrap(() => this.committer.write(ops));
       this.cache.set(ck, next);
@@ -170,9 +171,9 @@ export class RecordStore {
   }
 
   /** logged adds the change-log ops of a record change to a batch. */
-  private logged(ops: BatchOp[], key: Buffer, next: readonly Version[], changes: unknown[]): void {
+  private logged(ops: BatchOp[], key: Buffer, next: readonly Version[], changes: unknown[], record?: Buffer): void {
     if (!this.sink) return;
-    const a = this.sink.append(key, next);
+    const a = this.sink.append(key, next, record);
     ops.push(...a.ops);
     changes.push(a.change);
   }
@@ -221,6 +222,7 @@ export class RecordStore {
       const ops: BatchOp[] = [];
       const dirty = new Set<string>();
       const changes: unknown[] = [];
+      const encoded: (Buffer | undefined)[] = [];
       for (let i = 0; i < entries.length; i++) {
         const ck = cks[i];
         const local = current.get(ck) ?? (await this.readLocked(entries[i].key, ck));
@@ -230,12 +232,20 @@ export class RecordStore {
         results.push({ versions: merged, changed });
         if (!changed) continue;
         dirty.add(ck);
-        ops.push(...recordOps(entries[i].key, local, merged));
+        const rops = recordOps(entries[i].key, local, merged);
+        encoded[i] = rops[0].type === 'put' ? rops[0].value : undefined;
+        for (const op of rops) ops.push(op);
       }
       if (ops.length === 0) return results;
       // Change-log entries get their sequence numbers here, with no await before the write,
       // so log order is commit order (the group committer commits in call order).
-      for (let i = 0; i < entries.length; i++) if (results[i].changed) this.logged(ops, entries[i].key, current.get(cks[i])!, changes);
+      // A key merged twice in one call is logged twice with its final record: encoded[i] is
+      // only reused when it is that final record (the last entry for the key).
+      for (let i = 0; i < entries.length; i++) {
+        if (!results[i].changed) continue;
+        const final = current.get(cks[i])!;
+        this.logged(ops, entries[i].key, final, changes, results[i].versions === final ? encoded[i] : undefined);
+      }
       for (const ck of dirty) this.cache.delete(ck);
       await this.wrap(() => this.committer.write(ops));
       for (const ck of dirty) this.cache.set(ck, current.get(ck)!);
@@ -428,7 +438,8 @@ function expiryKey(expiresAtMs: number, key: Buffer): Buffer {
 /**
  * recordOps stores a key's new record, its digest in the Merkle index (same batch, so the
  * index never disagrees with the data), a TTL index entry for each new expiring version, and
- * a tombstone index entry when the record has become all tombstones.
+ * a tombstone index entry when the record has become all tombstones. The record's put is
+ * always ops[0] (callers reuse its encoded value for the change log).
  */
 function recordOps(key: Buffer, local: readonly Version[], next: readonly Version[]): BatchOp[] {
   const ops: BatchOp[] = [
