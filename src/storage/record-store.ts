@@ -210,6 +210,36 @@ export class RecordStore {
   }
 
   /**
+   * readAllLocked returns the stored versions of every key (by cache key), the cached ones
+   * from the cache and the rest from one engine getMany, caching what it read. The caller
+   * holds the lock of every key.
+   */
+  private async readAllLocked(keys: readonly Buffer[], cks: readonly string[]): Promise<Map<string, Version[]>> {
+    const out = new Map<string, Version[]>();
+    const missKeys: Buffer[] = [];
+    const missCks: string[] = [];
+    const missing = new Set<string>();
+    for (let i = 0; i < keys.length; i++) {
+      if (out.has(cks[i]) || missing.has(cks[i])) continue;
+      const cached = this.cache.get(cks[i]);
+      if (cached) out.set(cks[i], cached);
+      else {
+        missKeys.push(dataKey(keys[i]));
+        missCks.push(cks[i]);
+        missing.add(cks[i]);
+      }
+    }
+    if (missKeys.length === 0) return out;
+    const raws = missKeys.length === 1 ? [await this.wrap(() => this.engine.get(missKeys[0]))] : await this.wrap(() => this.engine.getMany(missKeys));
+    for (let i = 0; i < missCks.length; i++) {
+      const versions = raws[i] ? decodeRecord(raws[i]!) : [];
+      this.cache.set(missCks[i], versions);
+      out.set(missCks[i], versions);
+    }
+    return out;
+  }
+
+  /**
    * merge syncs incoming versions into the stored records of their keys, as one atomic batch.
    * Results are in entry order. Entries for the same key are merged in order.
    */
@@ -223,9 +253,13 @@ export class RecordStore {
       const dirty = new Set<string>();
       const changes: unknown[] = [];
       const encoded: (Buffer | undefined)[] = [];
+      // Every stored record this merge needs, read up front: cache hits, then the misses in
+      // one engine call (one snapshot and one trip to the thread pool instead of one each;
+      // LevelDB takes its mutex on the event loop thread for every read's snapshot).
+      const stored = await this.readAllLocked(entries.map((e) => e.key), cks);
       for (let i = 0; i < entries.length; i++) {
         const ck = cks[i];
-        const local = current.get(ck) ?? (await this.readLocked(entries[i].key, ck));
+        const local = current.get(ck) ?? stored.get(ck)!;
         const merged = sync(local, entries[i].versions);
         const changed = !sameVersions(local, merged);
         current.set(ck, merged);
