@@ -68,6 +68,7 @@ export class RecordStore {
   private ceiling = 0;
   private reserving: Promise<void> | undefined;
   private closed = false;
+  private pendingReads: Array<{ key: Buffer; resolve: (v: Buffer | undefined) => void; reject: (e: unknown) => void }> = [];
 
   private constructor(
     private readonly engine: StorageEngine,
@@ -203,10 +204,38 @@ export class RecordStore {
   private async readLocked(key: Buffer, ck: string): Promise<Version[]> {
     const cached = this.cache.get(ck);
     if (cached) return cached;
-    const raw = await this.wrap(() => this.engine.get(dataKey(key)));
+    const raw = await this.wrap(() => this.readCoalesced(dataKey(key)));
     const versions = raw ? decodeRecord(raw) : [];
     this.cache.set(ck, versions);
     return versions;
+  }
+
+  /**
+   * readCoalesced reads one engine key, sharing one getMany with every other read requested
+   * before the microtask it queued runs (concurrent requests for new keys each miss the cache:
+   * one engine call instead of one each). A caller holds its key's lock, so no write to that
+   * key can commit between its request and the shared read. An engine failure fails every
+   * read of the group.
+   */
+  private readCoalesced(key: Buffer): Promise<Buffer | undefined> {
+    return new Promise((resolve, reject) => {
+      this.pendingReads.push({ key, resolve, reject });
+      if (this.pendingReads.length > 1) return;
+      queueMicrotask(() => {
+        const group = this.pendingReads;
+        this.pendingReads = [];
+        let p: Promise<(Buffer | undefined)[]>;
+        try {
+          p = group.length === 1 ? this.engine.get(group[0].key).then((v) => [v]) : this.engine.getMany(group.map((r) => r.key));
+        } catch (e) {
+          p = Promise.reject(e);
+        }
+        p.then(
+          (values) => group.forEach((r, i) => r.resolve(values[i])),
+          (e: unknown) => group.forEach((r) => r.reject(e)),
+        );
+      });
+    });
   }
 
   /**
