@@ -18,7 +18,7 @@ export const SERVE_USAGE = `dkv serve [flags]    run one dkv node
   --fsync never|batch|always   durability of acknowledged writes (default never)
   --max-value-bytes SIZE   largest key + value (default 10KiB, at most 4MiB)
   --max-siblings N         most siblings a write may leave (default 100)
-  --cache-bytes SIZE       hot-key cache budget (default 64MiB)
+  --cache-bytes SIZE       hot-key cache memory budget (default 32MiB)
   --engine level|memory    storage engine (default level)
   --gossip-interval DUR    gossip period (default 200ms)
   --hinted-handoff on|off  sloppy quorum with hints (default on)

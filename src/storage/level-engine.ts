@@ -115,6 +115,26 @@ export function mapLevelError(err: unknown, phase: 'open' | 'op' = 'op'): Storag
 
 type Db = ClassicLevel<Buffer, Buffer>;
 
+/**
+ * PrivateDb is abstract-level's private implementer hook `_batch` (abstract-level 2 README,
+ * "Private API for implementors"), which classic-level implements as one binding call. The
+ * public batch() spends about 5.7 µs per op in JavaScript before reaching it (it clones every
+ * op with the options spread in, looks up encodings, prefixes keys) against 1.7 µs for the
+ * binding itself (measured on 45-op batches of 16-byte keys): with 'buffer' encodings on the
+ * root database none of that changes the bytes. Keys and values were already validated
+ * (validateOps), and this engine is open whenever it calls it (the binding also refuses a
+ * closed database and makes close wait for pending writes).
+ */
+interface PrivateOp {
+  type: 'put' | 'del';
+  key: Buffer;
+  value: Buffer | undefined;
+}
+interface PrivateDb {
+  status: string;
+  _batch(ops: PrivateOp[], options: { sync: boolean }): Promise<void>;
+}
+
 export class LevelEngine implements StorageEngine {
   readonly location: string;
   readonly options: Required<LevelEngineOptions>;
@@ -209,10 +229,13 @@ export class LevelEngine implements StorageEngine {
     validateOps(ops);
     this.assertOpen();
     if (ops.length === 0) return;
-    const batch = ops.map((op) =>
-      op.type === 'put' ? { type: 'put' as const, key: op.key, value: op.value } : { type: 'del' as const, key: op.key },
-    );
-    await this.guard(() => this.db.batch(batch, { sync: opts.sync }));
+    const batch = new Array<PrivateOp>(ops.length);
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i];
+      batch[i] = op.type === 'put' ? { type: 'put', key: op.key, value: op.value } : { type: 'del', key: op.key, value: undefined };
+    }
+    const db = this.db as unknown as PrivateDb;
+    await this.guard(() => (db.status === 'open' ? db._batch(batch, { sync: opts.sync }) : this.db.batch(batch as never, { sync: opts.sync })));
     countWrite(this.counters, ops, opts.sync);
   }
 

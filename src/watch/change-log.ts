@@ -62,9 +62,9 @@ export class ChangeLog implements ChangeSink {
     return this.first;
   }
 
-  append(key: Buffer, versions: readonly Version[]): { ops: BatchOp[]; change: Change } {
+  append(key: Buffer, versions: readonly Version[], record?: Buffer): { ops: BatchOp[]; change: Change } {
     const change: Change = { seq: ++this.last, atMs: this.clock.now(), key, versions: [...versions] };
-    const rec = encodeRecord(versions);
+    const rec = record ?? encodeRecord(versions);
     const value = Buffer.allocUnsafe(12 + key.length + rec.length);
     value.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(change.atMs))), 0);
     value.writeUInt32BE(key.length, 8);
