@@ -246,12 +246,7 @@ export async function decommission(argv: string[], io: Out): Promise<number> {
     io.out(`${v['dry-run'] ? 'would move' : 'moving'}:\n  ${r.plan.join('\n  ')}`);
     if (v['dry-run']) return 0;
     for (;;) {
-      await new Promise((res) => setTimeout(res, 500));
-      const s = await c.status();
-      const me = s.members.find((m) => m.nodeId === s.nodeId);
-      const op = s.operations.filter((o) => o.kind === 'decommission').pop();
-      if (op) io.err(`${bar(op.done, op.total)} ${op.done}/${op.total} ranges, ${op.bytes} B, ${Math.round(op.rateBytesPerS)} B/s, ~${Math.round(op.etaMs / 1000)}s left`);
-      if (op?.state === 'failed') io.err(`an attempt failed: ${op.message}; the node retries from its last confirmed keys (Ctrl-C leaves it running)`);
+      const { s, me, op } = await follow(c, 'decommission', io);
       if (me?.status === MemberStatus.MEMBER_STATUS_LEFT) {
         await untilPeersSeeLeft(s.nodeId, s.members, io);
         io.out(`${s.nodeId} has LEFT the ring: ${op?.message ?? ''}; stop it now, then run dkv cleanup on the others`);
@@ -261,6 +256,20 @@ export async function decommission(argv: string[], io: Out): Promise<number> {
   } finally {
     c.close();
   }
+}
+
+/**
+ * follow waits half a second, then prints the progress bar of the node's latest operation of
+ * `kind` (and a failed attempt, which the node retries by itself); returns what it read.
+ */
+async function follow(c: DkvClient, kind: string, io: Out) {
+  await new Promise((res) => setTimeout(res, 500));
+  const s = await c.status();
+  const me = s.members.find((m) => m.nodeId === s.nodeId);
+  const op = s.operations.filter((o) => o.kind === kind).pop();
+  if (op) io.err(`${bar(Number(op.done), Number(op.total))} ${op.done}/${op.total} ranges, ${op.bytes} B, ${Math.round(op.rateBytesPerS)} B/s, ~${Math.round(Number(op.etaMs) / 1000)}s left`);
+  if (op?.state === 'failed') io.err(`an attempt failed: ${op.message}; the node retries from its last confirmed keys (Ctrl-C leaves it running)`);
+  return { s, me, op };
 }
 
 /**
@@ -310,12 +319,7 @@ export async function setWeight(argv: string[], io: Out): Promise<number> {
     io.out(`${v['dry-run'] ? 'would move' : 'moving'} (${r.tokensBefore} -> ${r.tokensAfter} tokens):\n  ${r.plan.join('\n  ')}\n${summaryLine(r.size)}`);
     if (v['dry-run']) return 0;
     for (;;) {
-      await new Promise((res) => setTimeout(res, 500));
-      const s = await c.status();
-      const me = s.members.find((m) => m.nodeId === s.nodeId);
-      const op = s.operations.filter((o) => o.kind === 'reweigh').pop();
-      if (op) io.err(`${bar(Number(op.done), Number(op.total))} ${op.done}/${op.total} ranges, ${op.bytes} B, ${Math.round(op.rateBytesPerS)} B/s, ~${Math.round(Number(op.etaMs) / 1000)}s left`);
-      if (op?.state === 'failed') io.err(`an attempt failed: ${op.message}; the node retries from its last confirmed keys (Ctrl-C leaves it running)`);
+      const { s, me, op } = await follow(c, 'reweigh', io);
       if (me && me.weight === weight && (!op || op.state === 'done')) {
         io.out(`${s.nodeId} now has weight ${weight} and ${me.tokens} tokens${op ? `: ${op.message}` : ''}; the old replicas delete what they gave up after --cleanup-grace (or run dkv cleanup --all)`);
         return 0;

@@ -39,6 +39,19 @@ class Replica {
   }
 }
 
+/** wiped opens a replica, writes one change, wipes its directory and opens it again. */
+async function wiped(retention?: Replica['retention']): Promise<{ oldIncarnation: number; after: Replica }> {
+  const clock = new ManualClock();
+  const disk = new MemoryDisk();
+  const before = await new Replica(clock, disk).open();
+  await before.put('k-old', 'old');
+  await before.store.close();
+  disk.wipe();
+  await clock.advance(10);
+  const after = await new Replica(clock, disk, retention).open();
+  return { oldIncarnation: before.log.incarnation, after };
+}
+
 const values = (ms: FeedMessage[]) => ms.filter((m) => m.change).map((m) => m.change!.versions[0].value.toString());
 
 describe('change feed (serveFeed)', () => {
@@ -68,15 +81,7 @@ describe('change feed (serveFeed)', () => {
   // replica's previous incarnation used to be answered with RESYNC_REQUIRED although the new
   // log held every change since the wipe; watchers were told to resync for no lost change.
   it('replays the whole new log of a wiped replica whose log is untrimmed, without a resync', async () => {
-    const clock = new ManualClock();
-    const disk = new MemoryDisk();
-    const before = await new Replica(clock, disk).open();
-    await before.put('k-old', 'old');
-    const oldIncarnation = before.log.incarnation;
-    await before.store.close();
-    disk.wipe();
-    await clock.advance(10);
-    const after = await new Replica(clock, disk).open();
+    const { oldIncarnation, after } = await wiped();
     expect(after.log.incarnation).not.toBe(oldIncarnation);
     for (const v of ['x', 'y']) await after.put(`k-${v}`, v);
     const { messages, cancel } = await after.feed({ prefix: Buffer.from('k-'), fromSeq: 7, incarnation: oldIncarnation });
@@ -87,15 +92,7 @@ describe('change feed (serveFeed)', () => {
   });
 
   it('still resyncs a position of a lost incarnation once the new log has been trimmed', async () => {
-    const clock = new ManualClock();
-    const disk = new MemoryDisk();
-    const before = await new Replica(clock, disk).open();
-    await before.put('k-old', 'old');
-    const oldIncarnation = before.log.incarnation;
-    await before.store.close();
-    disk.wipe();
-    await clock.advance(10);
-    const after = await new Replica(clock, disk, { retentionMs: 60_000, maxEntries: 1 }).open();
+    const { oldIncarnation, after } = await wiped({ retentionMs: 60_000, maxEntries: 1 });
     for (const v of ['x', 'y', 'z']) await after.put(`k-${v}`, v);
     await after.log.trim();
     const { messages, cancel } = await after.feed({ prefix: Buffer.from('k-'), fromSeq: 7, incarnation: oldIncarnation });
