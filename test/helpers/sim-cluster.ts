@@ -134,10 +134,11 @@ export class SimCluster {
     this.engines.get(id)!.crash(wipe ? 'disk' : 'process');
   }
 
-  /** restart brings a crashed node back on its directory (and waits until it serves). */
+  /** restart brings a crashed node back on its directory (and waits until it owns tokens). */
   async restart(id: string): Promise<DkvNode> {
     const node = await this.addNoWait(id);
-    await this.until(() => node.membership.selfState().tokens.length > 0, 30_000);
+    // Stop waiting if the node is crashed again meanwhile (e.g. removed while it rejoined).
+    await this.until(() => node.membership.selfState().tokens.length > 0 || this.nodes.get(id) !== node, 30_000);
     return node;
   }
 
