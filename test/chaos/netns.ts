@@ -147,6 +147,9 @@ function killAllIn(ns: string): void {
  * Topology is the bridge, the node namespaces and the client namespace of one test run. Nodes
  * are numbered from 1 (so "bridge {1,2,3}/{3,4,5}" reads as written).
  */
+/** clock: the chaos workload's clock (HistoryRecorder times), in Unix ms. */
+export const clock = (): number => performance.timeOrigin + performance.now();
+
 export class Topology {
   readonly id = randomBytes(3).toString('hex');
   readonly bridgeNs = `dkvbr-${this.id}`;
@@ -159,6 +162,12 @@ export class Topology {
   private readonly created: string[] = [];
   private readonly procs = new Map<number, ChildProcess>();
   private rules: Rule[] = [];
+  /**
+   * ruleHistory: every DROP rule with the interval it was in force, on the workload's clock
+   * (performance.timeOrigin + performance.now()). `from` is taken after iptables returned and
+   * `to` before the flush began, so an interval never claims more than the rule's real life.
+   */
+  readonly ruleHistory: Array<Rule & { from: number; to: number }> = [];
   private readonly paths: string[] = [];
   private destroyed = false;
 
@@ -259,6 +268,36 @@ export class Topology {
     const flag = chain === 'INPUT' ? '-s' : '-d';
     await this.exec(this.nsOf(node), ['iptables', '-w', '-A', chain, flag, peer, '-j', 'DROP']);
     this.rules.push({ node, chain, peer });
+    this.ruleHistory.push({ node, chain, peer, from: clock(), to: Infinity });
+  }
+
+  /**
+   * canTalk: nodes a and b (1-based) could exchange a message both ways at some instant in
+   * [from, to] according to the DROP rules in force then (false only if every instant of the
+   * window had a rule cutting a -> b or b -> a).
+   */
+  canTalk(a: number, b: number, from: number, to: number): boolean {
+    if (a === b) return true;
+    const ipA = this.ipOf(a);
+    const ipB = this.ipOf(b);
+    const cuts = this.ruleHistory
+      .filter(
+        (r) =>
+          (r.node === a && r.chain === 'OUTPUT' && r.peer === ipB) ||
+          (r.node === b && r.chain === 'INPUT' && r.peer === ipA) ||
+          (r.node === b && r.chain === 'OUTPUT' && r.peer === ipA) ||
+          (r.node === a && r.chain === 'INPUT' && r.peer === ipB),
+      )
+      .filter((r) => r.to >= from && r.from <= to)
+      .sort((x, y) => x.from - y.from);
+    // Is [from, to] covered by the union of the cut intervals?
+    let covered = from;
+    for (const c of cuts) {
+      if (c.from > covered) return true;
+      covered = Math.max(covered, c.to);
+      if (covered >= to) return false;
+    }
+    return covered < to;
   }
 
   /** cut drops every packet between nodes a and b, both ways (rules on both sides). */
@@ -304,6 +343,8 @@ export class Topology {
 
   /** heal flushes the rules of every node namespace. */
   async heal(): Promise<void> {
+    const at = clock();
+    for (const r of this.ruleHistory) if (r.to === Infinity) r.to = at;
     for (let i = 1; i <= this.nodes; i++) await this.exec(this.nsOf(i), ['iptables', '-w', '-F']);
     this.rules = [];
   }

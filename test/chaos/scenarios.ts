@@ -15,9 +15,15 @@
  * Pauses in the fault schedule (how long a partition or a dead node lasts) are the schedule
  * itself, not waits for a condition; every condition is polled with a deadline (eventually).
  */
+import { writeFileSync } from 'node:fs';
 import { SeededRandom } from '../../src/time/random.js';
 import { Liveness } from '../../src/generated/dkv/v1/admin.js';
 import {
+  checkStrictReads,
+  checkStrictWriteQuorum,
+  checkWatchCompleteness,
+  type QuorumModel,
+  type WatchEvent,
   checkConvergence,
   checkNoDominatedSiblings,
   checkNoLostWrites,
@@ -34,10 +40,11 @@ import { preferenceOf } from '../helpers/inspect.js';
 import { ChaosCluster, type ChaosClusterOptions } from './cluster.js';
 import type { NsNode } from './netns.js';
 import { Workload, type OpCounts } from './workload.js';
+import { clock } from './netns.js';
 
 /** MIX: faults of T2, T4, T6 and T8 drawn at random, a partition and a process fault at once. */
-export type Scenario = 'T1' | 'T2' | 'T4' | 'T6' | 'T8' | 'T11' | 'T15' | 'MIX';
-export const ALL_SCENARIOS: Scenario[] = ['T1', 'T2', 'T4', 'T6', 'T8', 'T11', 'T15', 'MIX'];
+export type Scenario = 'T1' | 'T2' | 'T3' | 'T4' | 'T6' | 'T8' | 'T11' | 'T15' | 'MIX';
+export const ALL_SCENARIOS: Scenario[] = ['T1', 'T2', 'T3', 'T4', 'T6', 'T8', 'T11', 'T15', 'MIX'];
 
 /** Scale: the schedule's durations (ms) and counts. */
 export interface Scale {
@@ -245,6 +252,7 @@ export class ChaosRun {
     const body = {
       T1: (p: PhaseCtx) => this.t1(p),
       T2: (p: PhaseCtx) => this.t2(p),
+      T3: (p: PhaseCtx) => this.t2(p),
       T4: (p: PhaseCtx) => this.t4(p),
       T6: (p: PhaseCtx) => this.t6(p),
       T8: (p: PhaseCtx) => this.t8(p),
@@ -576,6 +584,16 @@ export class ChaosRun {
     this.log(`phase ${name} (${scenario})`);
     const keys = Array.from({ length: 4 }, (_, i) => `${name}:hot${i}`);
     const p: PhaseCtx = { name, keys, checks: [], evidence: [] };
+    const mode = PHASE_MODE[scenario] ?? {};
+    if (mode.strict) this.workload.strictPhases.add(name);
+    let watcher: Watcher | undefined;
+    let error: string | undefined;
+    if (mode.watch)
+      try {
+        watcher = await this.startWatcher(name);
+      } catch (e) {
+        error = `watch did not start: ${errMsg(e)}`;
+      }
     const load = this.workload.start(
       name,
       keys,
@@ -583,7 +601,6 @@ export class ChaosRun {
       () => this.cluster.nodes.filter((n) => n.running),
       this.scale.clients,
     );
-    let error: string | undefined;
     try {
       await body(p);
     } catch (e) {
@@ -597,13 +614,157 @@ export class ChaosRun {
       error = (error ? `${error}; ` : '') + `heal failed: ${errMsg(e)}`;
     }
     const result = await this.check(name, scenario, (k) => k.startsWith(`${name}:`), t0, p);
+    const extra: Check[] = [];
+    try {
+      if (mode.strict) extra.push(...(await this.strictChecks(name, result)));
+      if (scenario === 'T2') extra.push(await this.sloppyUnderQuorum(name));
+    } catch (e) {
+      extra.push({ name: 'quorum model', ok: false, detail: `could not build it: ${errMsg(e)}`, asserted: true });
+    }
+    if (watcher) extra.push(await this.finishWatcher(name, watcher, result));
+    result.checks.push(...extra);
+    if (extra.some((c) => c.asserted && !c.ok)) result.ok = false;
     if (error) {
       result.error = error;
       result.ok = false;
     }
+    result.durationMs = Date.now() - t0;
     this.phases.push(result);
     this.log(`  ${result.ok ? 'PASS' : 'FAIL'} ${name}: ops ok ${result.ops.ok}, failed ${result.ops.failed}, indeterminate ${result.ops.indeterminate}; lost ${result.lost}, phantoms ${result.phantoms}, dominated ${result.dominated}, divergent ${result.divergentKeys}; stale reads ${(result.staleReadFraction * 100).toFixed(1)}%; converged in ${result.convergeMs} ms`);
     return result;
+  }
+
+  /**
+   * strictChecks (T3): every request of the phase was strict. No acknowledged write may have
+   * had fewer than W of its key's ring primaries reachable from a node that could coordinate
+   * it (partitions read back from the DROP rules' recorded lifetimes), and no read may miss a
+   * write acknowledged before it began.
+   */
+  private async quorumModel(): Promise<QuorumModel> {
+    const ring = await this.cluster.fullRing();
+    const numberOf = (id: string) => this.cluster.node(id).opts.number;
+    return {
+      primariesOf: (k) => preferenceOf(ring, k),
+      contactOf: (op) => this.workload.meta.get(op.id)!.node,
+      canTalk: (a, b, from, to) => this.cluster.topo.canTalk(numberOf(a), numberOf(b), from, to),
+    };
+  }
+
+  /**
+   * sloppyUnderQuorum (T2, reported only): the same model applied to T2's sloppy writes, as if
+   * they had been strict. Under partitions some are acknowledged by fallbacks with fewer than W
+   * primaries reachable: what T3 forbids, so a non-zero figure here shows the model sees it.
+   */
+  private async sloppyUnderQuorum(name: string): Promise<Check> {
+    const history = this.workload.rec.history().filter((op) => op.key.startsWith(`${name}:`)).map((op) => ({ ...op, strict: true }));
+    const q = checkStrictWriteQuorum(history, await this.quorumModel());
+    return {
+      name: 'T2 sloppy writes acknowledged with fewer than W primaries reachable (what strict mode refuses)',
+      ok: true,
+      detail: `${q.stats.underQuorum} of ${q.stats.strictWrites} acknowledged writes`,
+      asserted: false,
+    };
+  }
+
+  private async strictChecks(name: string, result: PhaseResult): Promise<Check[]> {
+    const history = this.workload.rec.history().filter((op) => op.key.startsWith(`${name}:`));
+    const quorum = checkStrictWriteQuorum(history, await this.quorumModel());
+    const reads = checkStrictReads(history);
+    const bad = [...quorum.violations, ...reads.violations];
+    if (bad.length) result.evidence.push(...this.explain(bad, history));
+    const writes = history.filter((o) => o.kind !== 'get');
+    return [
+      {
+        name: 'T3 no strict write acknowledged with fewer than W primaries reachable',
+        ok: quorum.ok && quorum.stats.strictWrites > 0,
+        detail: `${quorum.stats.underQuorum} of ${quorum.stats.strictWrites} acknowledged strict writes under quorum; ${writes.filter((o) => o.outcome !== 'ok').length} strict writes refused or timed out`,
+        asserted: true,
+      },
+      {
+        name: 'T3 no strict read missing a write acknowledged before it began',
+        ok: reads.ok && reads.stats.strictGets > 0,
+        detail: `${reads.stats.staleStrictGets} of ${reads.stats.strictGets} strict reads stale (${reads.stats.missedWrites} writes missed)`,
+        asserted: true,
+      },
+    ];
+  }
+
+  /**
+   * startWatcher: an SDK watch on the phase's prefix (`<phase>:`), run by the client worker
+   * with every node to resume on. It counts from its CREATED event: writes acknowledged after
+   * that must all reach it. Values map back to write ids; a put event delivers the values of
+   * its siblings not delivered before; a delete event delivers the key's acknowledged deletes.
+   */
+  private async startWatcher(name: string): Promise<Watcher> {
+    const w: Watcher = { events: [], since: Infinity, ended: undefined, resyncs: 0, stop: async () => undefined };
+    const seen = new Map<string, Set<string>>();
+    let created!: () => void;
+    const ready = new Promise<void>((r) => (created = r));
+    const h = await this.cluster.agent.watch(
+      this.cluster.nodes.map((n) => n.address),
+      `${name}:`,
+      (ev) => {
+        if (ev.kind === 'created') {
+          if (w.since === Infinity) w.since = clock();
+          created();
+          return;
+        }
+        if (ev.kind === 'resync') w.resyncs++;
+        if (ev.kind === 'delete') w.events.push({ key: ev.key, kind: 'delete', time: ev.at });
+        if (ev.kind !== 'put') return;
+        let s = seen.get(ev.key);
+        if (!s) seen.set(ev.key, (s = new Set()));
+        for (const v of ev.values) {
+          if (s.has(v)) continue;
+          s.add(v);
+          w.events.push({ key: ev.key, writeId: this.workload.rec.writeIdOf(v) ?? `unknown-value:${v}`, kind: 'put', time: ev.at });
+        }
+      },
+      (why) => (w.ended = why),
+    );
+    w.stop = h.stop;
+    await eventually(
+      async () => {
+        if (w.ended !== undefined) throw new Error(`watch ended: ${w.ended}`);
+        await Promise.race([ready, sleep(200)]);
+        if (w.since === Infinity) throw new Error('no CREATED event yet');
+      },
+      { timeoutMs: 15_000, intervalMs: 50, what: `${name}: watch on ${name}: established` },
+    );
+    return w;
+  }
+
+  /** finishWatcher waits (bounded) for every acknowledged write of the phase to reach the watcher, then judges it. */
+  private async finishWatcher(name: string, w: Watcher, result: PhaseResult): Promise<Check> {
+    const history = this.workload.rec.history().filter((op) => op.key.startsWith(`${name}:`));
+    const judge = () => checkWatchCompleteness(history, w.events, { prefix: `${name}:`, since: w.since });
+    let r = judge();
+    try {
+      await eventually(
+        async () => {
+          r = judge();
+          if (!r.ok) throw new Error(`${r.stats.missed} acknowledged writes not delivered yet: ${r.violations[0].message}`);
+        },
+        { timeoutMs: 20_000, intervalMs: 250, what: `${name}: every acknowledged write delivered to the watcher` },
+      );
+    } catch {
+      // judged below with the last state
+    }
+    const ended = w.ended;
+    await w.stop();
+    r = judge();
+    if (!r.ok) result.evidence.push(...this.explain(r.violations, history));
+    if (!r.ok && process.env.DKV_CHAOS_DUMP_WATCH)
+      writeFileSync(`${process.env.DKV_CHAOS_DUMP_WATCH}-${name}.json`, JSON.stringify({ since: w.since, events: w.events, history: history.map((o) => ({ ...o, node: this.workload.meta.get(o.id)?.node, completeTime: Number.isFinite(o.completeTime) ? o.completeTime : null })) }, null, 1));
+    const ok = r.ok && ended === undefined && w.resyncs === 0 && r.stats.expected > 0;
+    return {
+      name: 'watch completeness (SDK watcher on the phase prefix, resuming by itself)',
+      ok,
+      detail:
+        `${r.stats.expected} acknowledged writes since the watch began: ${r.stats.delivered} delivered, ${r.stats.superseded} superseded by a delivered successor, ${r.stats.missed} missed; ` +
+        `${r.stats.events} events${w.resyncs ? `, ${w.resyncs} RESYNC_REQUIRED` : ''}${ended !== undefined ? `; the watch ended: ${ended}` : ''}`,
+      asserted: true,
+    };
   }
 
   /** final: the whole history of the run, every key, after the last heal. */
@@ -785,6 +946,22 @@ export class ChaosRun {
   async stop(): Promise<void> {
     await this.cluster.stop();
   }
+}
+
+/** How a scenario's load runs: strict requests (T3), an SDK watcher on its prefix (issue 8). */
+const PHASE_MODE: Partial<Record<Scenario, { strict?: boolean; watch?: boolean }>> = {
+  T2: { watch: true },
+  T3: { strict: true, watch: true },
+  T4: { watch: true },
+};
+
+interface Watcher {
+  events: WatchEvent[];
+  /** since: when the watch was established (its CREATED event), on the workload clock. */
+  since: number;
+  ended: string | undefined;
+  resyncs: number;
+  stop: () => Promise<void>;
 }
 
 export interface PhaseCtx {

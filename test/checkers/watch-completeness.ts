@@ -9,9 +9,17 @@
  * (when `prefix`/`keys` is given) lies outside the watch, is reported. A delete event without
  * a write id counts as delivering the acknowledged deletes of its key (never as a duplicate).
  * Events naming no known write (e.g. an indeterminate write left out) are only counted.
+ *
+ * A real watch reports a delete without naming it (dkv's DELETE event carries a causal
+ * context, not a client's write id), and it coalesces: a put that reaches the watch session
+ * only after a tombstone that dominates it (a write from the minority side of a partition,
+ * deleted by a read-resolve-delete right after the heal) is never sent on its own. So a delete
+ * event without a write id also supersedes what a delete of its key had seen (transitively),
+ * provided that delete was invoked before the event was delivered (events without a time: any
+ * delete of the key). A delete event that came before any such delete supersedes nothing.
  */
 import { CausalIndex } from './causal.js';
-import { type CheckResult, type History, type Violation, type WriteId, describeOp, isWrite } from './history.js';
+import { type CheckResult, type History, type Operation, type Violation, type WriteId, describeOp, isWrite } from './history.js';
 
 export interface WatchEvent {
   key: string;
@@ -56,12 +64,17 @@ export function checkWatchCompleteness(
   const count = new Map<WriteId, number>();
   const byKey = new Map<string, WriteId[]>();
   const anonymousDeletes = new Set<string>();
+  /** latestAnonymousDelete: per key, the latest delivery time of a delete event without a write id (Infinity: one without a time). */
+  const latestAnonymousDelete = new Map<string, number>();
   watchEvents.forEach((ev, i) => {
     const at = `event #${i}${ev.time !== undefined ? ` (t=${ev.time})` : ''}`;
     if (scoped && !watched(ev.key))
       violations.push({ checker: 'watchCompleteness', kind: 'outside-watch', key: ev.key, message: `${at} for key ${JSON.stringify(ev.key)} lies outside the watch` });
     if (ev.writeId === undefined) {
-      if (ev.kind === 'delete') anonymousDeletes.add(ev.key);
+      if (ev.kind === 'delete') {
+        anonymousDeletes.add(ev.key);
+        latestAnonymousDelete.set(ev.key, Math.max(latestAnonymousDelete.get(ev.key) ?? -Infinity, ev.time ?? Infinity));
+      }
       return;
     }
     const w = idx.write(ev.writeId);
@@ -91,6 +104,20 @@ export function checkWatchCompleteness(
     else byKey.set(ev.key, [ev.writeId]);
   });
 
+  const deletesOf = new Map<string, Operation[]>();
+  for (const d of acknowledgedWrites)
+    if (d.kind === 'delete') {
+      const list = deletesOf.get(d.key);
+      if (list) list.push(d);
+      else deletesOf.set(d.key, [d]);
+    }
+  /** supersededByAnonymousDelete: a delete of w's key that had seen w was invoked before a delete event of that key was delivered. */
+  const supersededByAnonymousDelete = (w: Operation): boolean => {
+    const latest = latestAnonymousDelete.get(w.key);
+    if (latest === undefined) return false;
+    return (deletesOf.get(w.key) ?? []).some((d) => d.invokeTime < latest && idx.saw(d.writeId!, w.writeId!));
+  };
+
   for (const w of acknowledgedWrites) {
     if (!isWrite(w) || w.outcome !== 'ok' || !watched(w.key)) continue;
     if (opts.since !== undefined && w.invokeTime < opts.since) continue;
@@ -100,7 +127,7 @@ export function checkWatchCompleteness(
       stats.delivered++;
       continue;
     }
-    if (idx.sawBy(id, byKey.get(w.key) ?? []) !== undefined) {
+    if (idx.sawBy(id, byKey.get(w.key) ?? []) !== undefined || supersededByAnonymousDelete(w)) {
       stats.superseded++;
       continue;
     }
