@@ -90,7 +90,7 @@ export function sweepStale(): string[] {
   if (!existsSync(REGISTRY)) return removed;
   for (const f of readdirSync(REGISTRY)) {
     const path = join(REGISTRY, f);
-    let entry: { pid: number; namespaces: string[]; paths?: string[] };
+    let entry: { pid: number; namespaces: string[]; paths?: string[]; mounts?: string[] };
     try {
       entry = JSON.parse(readFileSync(path, 'utf8'));
     } catch {
@@ -107,10 +107,20 @@ export function sweepStale(): string[] {
         /* already gone */
       }
     }
+    for (const m of entry.mounts ?? []) if (m.startsWith(join(tmpdir(), 'dkv-chaos-'))) umountQuiet(m);
     for (const p of entry.paths ?? []) if (p.startsWith(join(tmpdir(), 'dkv-chaos-'))) rmSync(p, { recursive: true, force: true });
     rmSync(path, { force: true });
   }
   return removed;
+}
+
+/** umountQuiet detaches a tmpfs this module mounted (lazily: a process may still hold it). */
+function umountQuiet(path: string): void {
+  try {
+    execFileSync('umount', ['-l', path], { stdio: 'ignore' });
+  } catch {
+    /* not mounted */
+  }
 }
 
 function pidAlive(pid: number): boolean {
@@ -169,6 +179,7 @@ export class Topology {
    */
   readonly ruleHistory: Array<Rule & { from: number; to: number }> = [];
   private readonly paths: string[] = [];
+  private readonly mounts: string[] = [];
   private destroyed = false;
 
   private constructor(
@@ -199,7 +210,7 @@ export class Topology {
 
   private register(): void {
     mkdirSync(REGISTRY, { recursive: true });
-    writeFileSync(join(REGISTRY, `${this.id}.json`), JSON.stringify({ pid: process.pid, namespaces: this.created, paths: this.paths }));
+    writeFileSync(join(REGISTRY, `${this.id}.json`), JSON.stringify({ pid: process.pid, namespaces: this.created, paths: this.paths, mounts: this.mounts }));
   }
 
   private async addNs(name: string): Promise<void> {
@@ -361,6 +372,27 @@ export class Topology {
     this.register();
   }
 
+  /**
+   * mountTmpfs mounts a tmpfs of `bytes` on `path`, a directory inside one of this run's temp
+   * directories (T14's small disk); it is unmounted by umount() or at teardown (also after a
+   * crashed run, through the registry).
+   */
+  mountTmpfs(path: string, bytes: number): void {
+    if (!path.startsWith(join(tmpdir(), 'dkv-chaos-'))) throw new Error(`mountTmpfs: ${path} is not inside a chaos temp directory`);
+    mkdirSync(path, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', path]);
+    this.mounts.push(path);
+    this.register();
+  }
+
+  umount(path: string): void {
+    const i = this.mounts.indexOf(path);
+    if (i < 0) throw new Error(`umount: ${path} was not mounted by this topology`);
+    execFileSync('umount', [path]);
+    this.mounts.splice(i, 1);
+    this.register();
+  }
+
   /** destroy kills what it started and deletes every namespace it created. Idempotent. */
   async destroy(): Promise<void> {
     this.destroySync();
@@ -387,6 +419,7 @@ export class Topology {
         /* gone */
       }
     }
+    for (const m of this.mounts) umountQuiet(m);
     for (const p of this.paths) rmSync(p, { recursive: true, force: true });
     rmSync(join(REGISTRY, `${this.id}.json`), { force: true });
     live.delete(this);

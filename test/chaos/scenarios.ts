@@ -15,7 +15,8 @@
  * Pauses in the fault schedule (how long a partition or a dead node lasts) are the schedule
  * itself, not waits for a condition; every condition is polled with a deadline (eventually).
  */
-import { writeFileSync } from 'node:fs';
+import { closeSync, cpSync, mkdirSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { SeededRandom } from '../../src/time/random.js';
 import { Liveness } from '../../src/generated/dkv/v1/admin.js';
 import {
@@ -43,8 +44,8 @@ import { Workload, type OpCounts } from './workload.js';
 import { clock } from './netns.js';
 
 /** MIX: faults of T2, T4, T6 and T8 drawn at random, a partition and a process fault at once. */
-export type Scenario = 'T1' | 'T2' | 'T3' | 'T4' | 'T6' | 'T8' | 'T11' | 'T15' | 'MIX';
-export const ALL_SCENARIOS: Scenario[] = ['T1', 'T2', 'T3', 'T4', 'T6', 'T8', 'T11', 'T15', 'MIX'];
+export type Scenario = 'T1' | 'T2' | 'T3' | 'T4' | 'T6' | 'T8' | 'T11' | 'T14' | 'T15' | 'MIX';
+export const ALL_SCENARIOS: Scenario[] = ['T1', 'T2', 'T3', 'T4', 'T6', 'T8', 'T11', 'T14', 'T15', 'MIX'];
 
 /** Scale: the schedule's durations (ms) and counts. */
 export interface Scale {
@@ -102,7 +103,7 @@ const T4_SERVE_WITHIN_MS = 5_000;
 const JOIN_WITHIN_MS = 90_000;
 
 /** Event kinds that record the schedule's progress or a recovery rather than a fault. */
-export const NOT_FAULTS: ReadonlySet<string> = new Set(['heal', 'serving', 'not-serving', 'hints-drained', 'down', 'writes', 'links-clean', 'none', 'restart', 'sigcont', 'rejoined', 'write-through-wiped']);
+export const NOT_FAULTS: ReadonlySet<string> = new Set(['space-returned', 'heal', 'serving', 'not-serving', 'hints-drained', 'down', 'writes', 'links-clean', 'none', 'restart', 'sigcont', 'rejoined', 'write-through-wiped']);
 
 export interface FaultEvent {
   at: number;
@@ -258,6 +259,7 @@ export class ChaosRun {
       T8: (p: PhaseCtx) => this.t8(p),
       T11: (p: PhaseCtx) => this.t11(p),
       T15: (p: PhaseCtx) => this.t15(p),
+      T14: (p: PhaseCtx) => this.t14(p),
       MIX: (p: PhaseCtx) => this.mix(p),
     }[scenario];
     return this.phase(name, scenario, body);
@@ -479,6 +481,129 @@ export class ChaosRun {
       detail: `${acked.length - missing.length}/${acked.length} acknowledged keys read from ${victim.id} alone${drained ? '' : '; hints not drained in 30 s'}${missing.length ? `; missing: ${missing.slice(0, 5).join('; ')}` : ''}`,
       asserted: true,
     });
+  }
+
+  /** victimKeys: `count` fresh keys of the phase that `victim` is a primary of. */
+  private async victimKeys(p: PhaseCtx, victim: NsNode, tag: string, count: number): Promise<string[]> {
+    const ring = await this.cluster.fullRing();
+    const keys: string[] = [];
+    for (let i = 0; keys.length < count && i < 50 * count; i++) {
+      const k = `${p.name}:${tag}:${i}`;
+      if (preferenceOf(ring, k).includes(victim.id)) keys.push(k);
+    }
+    return keys;
+  }
+
+  /**
+   * t14: disk full on one node. Its data moves onto a small tmpfs of its own (kill -9, copy,
+   * restart), a filler file takes every free byte, and under the load we also send W = 1
+   * writes through it on keys it is a primary of (it writes locally first): each must fail
+   * with RESOURCE_EXHAUSTED (STORAGE_FULL) or, if acknowledged, be found later (the lost-write
+   * checker holds every probe). The node must keep running and answering. Then the filler is
+   * deleted and the same kind of write through it must succeed again (polled). Finally the
+   * node moves back to its own directory (kill -9, copy, restart).
+   */
+  private async t14(p: PhaseCtx): Promise<void> {
+    await sleep(1_000);
+    const victim = this.pickNode();
+    const home = victim.opts.dataDir;
+    const mnt = join(this.cluster.dataRoot, `${victim.id}-small-disk`);
+    await victim.signal('SIGKILL');
+    this.event(p.name, 'kill -9', `${victim.id}, to move its data onto a 48 MiB tmpfs`);
+    this.cluster.topo.mountTmpfs(mnt, 48 * 1024 * 1024);
+    const small = join(mnt, 'data');
+    cpSync(home, small, { recursive: true });
+    victim.opts.dataDir = small;
+    const filler = join(mnt, 'filler');
+    try {
+      await this.cluster.restart(victim);
+      this.event(p.name, 'restart', `${victim.id} on the small disk`);
+      // Fill every free byte: 1 MiB writes, then 4 KiB ones, until ENOSPC.
+      const fd = openSync(filler, 'w');
+      let filled = 0;
+      try {
+        for (const chunk of [Buffer.alloc(1 << 20, 1), Buffer.alloc(4096, 1), Buffer.alloc(64, 1)])
+          for (;;) {
+            try {
+              filled += writeSync(fd, chunk);
+            } catch (e) {
+              if ((e as NodeJS.ErrnoException).code === 'ENOSPC') break;
+              throw e;
+            }
+          }
+      } finally {
+        closeSync(fd);
+      }
+      this.event(p.name, 'disk-full', `${victim.id}: a ${(filled / 2 ** 20).toFixed(1)} MiB filler took every free byte of its disk`);
+      const probes = await this.victimKeys(p, victim, 't14', 40);
+      const outcomes: string[] = [];
+      let exhausted = 0;
+      let otherErrors = 0;
+      let acked = 0;
+      for (const k of probes) {
+        const op = await this.workload.put(p.name, `${p.name}/full`, victim, k, undefined, 1);
+        const err = this.workload.meta.get(op.id)?.error ?? '';
+        if (op.outcome === 'ok') acked++;
+        else if (/^RESOURCE_EXHAUSTED/.test(err)) exhausted++;
+        else {
+          otherErrors++;
+          if (outcomes.length < 3) outcomes.push(`${k}: ${err.slice(0, 160)}`);
+        }
+        await sleep(50);
+      }
+      const status = await this.cluster.agent.status(victim.address).then(
+        () => 'answers Status',
+        (e) => `Status failed: ${errMsg(e)}`,
+      );
+      this.event(p.name, 'writes', `${probes.length} W=1 writes via full ${victim.id}: ${exhausted} RESOURCE_EXHAUSTED, ${acked} acknowledged, ${otherErrors} other errors`);
+      p.checks.push({
+        name: 'T14 writes through the full node fail with RESOURCE_EXHAUSTED, never acknowledged as its only copy',
+        ok: exhausted > 0 && otherErrors === 0 && victim.running && status === 'answers Status',
+        detail: `${probes.length} W=1 writes via ${victim.id} (a primary of each key): ${exhausted} RESOURCE_EXHAUSTED, ${acked} acknowledged (each held by the lost-write checker), ${otherErrors} other errors${outcomes.length ? ` (${outcomes.join('; ')})` : ''}; the node ${victim.running ? 'runs' : 'DIED'} and ${status}`,
+        asserted: true,
+      });
+      await sleep(Math.max(1_000, this.scale.wipeLoadMs / 2));
+      unlinkSync(filler);
+      this.event(p.name, 'space-returned', `${victim.id}: filler deleted`);
+      const t0 = Date.now();
+      let recovered = -1;
+      let last = '';
+      try {
+        const again = await this.victimKeys(p, victim, 't14-after', 200);
+        let i = 0;
+        await eventually(
+          async () => {
+            const k = again[i++ % again.length];
+            const op = await this.workload.put(p.name, `${p.name}/recovered`, victim, k, undefined, 1);
+            if (op.outcome !== 'ok') throw new Error((last = this.workload.meta.get(op.id)?.error ?? op.outcome));
+          },
+          { timeoutMs: 30_000, intervalMs: 250, what: `a W=1 write via ${victim.id} once space returned` },
+        );
+        recovered = Date.now() - t0;
+      } catch (e) {
+        p.evidence.push(errMsg(e));
+      }
+      p.checks.push({
+        name: 'T14 the node recovers when space returns',
+        ok: recovered >= 0 && victim.running,
+        detail: recovered >= 0 ? `a W=1 write via ${victim.id} acknowledged ${recovered} ms after the filler was deleted` : `no W=1 write via ${victim.id} acknowledged within 30 s of the filler's deletion (last: ${last.slice(0, 200)})`,
+        asserted: true,
+      });
+      await sleep(Math.max(1_000, this.scale.wipeLoadMs / 2));
+    } finally {
+      rmSync(filler, { force: true });
+      // Back to its own directory.
+      await victim.signal('SIGKILL');
+      rmSync(home, { recursive: true, force: true });
+      mkdirSync(home, { recursive: true });
+      cpSync(small, home, { recursive: true });
+      victim.opts.dataDir = home;
+      this.cluster.topo.umount(mnt);
+      rmSync(mnt, { recursive: true, force: true });
+      this.event(p.name, 'kill -9', `${victim.id}, to move its data back to its own directory`);
+      await this.cluster.restart(victim);
+      this.event(p.name, 'restart', victim.id);
+    }
   }
 
   private async t15(p: PhaseCtx): Promise<void> {
