@@ -14,6 +14,7 @@ import { hashKey } from '../ring/hash.js';
 import { primaries } from '../ring/preference-list.js';
 import { moves, type Move } from './plan.js';
 import type { RangeCursor } from './range-stream.js';
+import { crashPoint } from '../node/crash-point.js';
 
 export type OperationKind = 'join' | 'decommission' | 'removenode' | 'cleanup';
 
@@ -137,7 +138,10 @@ export class Rebalancer {
             this.transport.streamRange(address, range, r.cursor ? decodeCursorB64(r.cursor) : undefined, this.opts.streamBytesPerS, {
               send: (c) => {
                 chain = chain.then(async () => {
-                  if (c.entries.length) await this.store.merge(c.entries);
+                  if (c.entries.length) {
+                    await this.store.merge(c.entries);
+                    crashPoint('stream.merged');
+                  }
                   if (c.last) r.cursor = encodeCursorB64(c.last);
                   p.bytes += c.bytes;
                   op.bytes = p.bytes;

@@ -140,8 +140,8 @@ export class ChaosCluster {
   }
 
   /** restart starts a stopped node again (seeded with every other node). */
-  async restart(n: NsNode): Promise<void> {
-    await n.start(this.seedsFor(n));
+  async restart(n: NsNode, env?: Record<string, string>, extraArgs: string[] = []): Promise<void> {
+    await n.start(this.seedsFor(n), env, extraArgs);
   }
 
   async ring(via?: NsNode): Promise<RingResponse> {

@@ -482,6 +482,8 @@ export class NsNode {
   starts = 0;
   /** crashes: exits nobody asked for (not SIGKILL / SIGTERM from the test): always a finding. */
   readonly crashes: { at: number; code: number | null; signal: string | null; tail: string }[] = [];
+  /** crashPointExits: exits at a crash point the test armed (DKV_CRASH_AT), not crashes. */
+  readonly crashPointExits: { at: number; line: string }[] = [];
   private exited = true;
   private expectExit = false;
 
@@ -513,7 +515,7 @@ export class NsNode {
   }
 
   /** start spawns the node with `seeds` and resolves once it prints its serving line. */
-  async start(seeds: string[]): Promise<void> {
+  async start(seeds: string[], env?: Record<string, string>, extraArgs: string[] = []): Promise<void> {
     if (this.running) throw new Error(`${this.id} is already running`);
     for (const s of seeds) assertTestTarget(s, this.topo.allowed);
     const argv = [
@@ -526,8 +528,9 @@ export class NsNode {
       '--log-level', process.env.DKV_CHAOS_LOG ?? 'info',
       ...(seeds.length ? ['--seeds', seeds.join(',')] : []),
       ...this.opts.args,
+      ...extraArgs,
     ];
-    const proc = this.topo.spawn(this.topo.nsOf(this.opts.number), argv);
+    const proc = this.topo.spawn(this.topo.nsOf(this.opts.number), argv, env ? { env: { ...process.env, ...env } } : {});
     this.proc = proc;
     this.pid = proc.pid ?? 0;
     this.exited = false;
@@ -537,7 +540,15 @@ export class NsNode {
     proc.once('exit', (code, signal) => {
       if (this.proc !== proc) return;
       this.exited = true;
-      if (!this.expectExit) this.crashes.push({ at: Date.now(), code, signal, tail: this.tail(40) });
+      if (this.expectExit) return;
+      const at = Date.now();
+      // An armed crash point (DKV_CRASH_AT) kills the node with SIGKILL after saying so on
+      // stderr: judged once stderr is read to its end ('close').
+      proc.once('close', () => {
+        const said = this.logs.slice(-5).find((l) => l.line.includes('DKV_CRASH_AT: crashing at'));
+        if (signal === 'SIGKILL' && env?.DKV_CRASH_AT !== undefined && said) this.crashPointExits.push({ at, line: said.line });
+        else this.crashes.push({ at, code, signal, tail: this.tail(40) });
+      });
     });
     createInterface({ input: proc.stderr! }).on('line', (l) => {
       const t = Date.parse(l.slice(0, 24));

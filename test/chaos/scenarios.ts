@@ -38,14 +38,15 @@ import {
 } from '../checkers/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { preferenceOf } from '../helpers/inspect.js';
+import type { CrashPointName } from '../../src/node/crash-point.js';
 import { ChaosCluster, type ChaosClusterOptions } from './cluster.js';
 import type { NsNode } from './netns.js';
 import { Workload, type OpCounts } from './workload.js';
 import { clock } from './netns.js';
 
 /** MIX: faults of T2, T4, T6 and T8 drawn at random, a partition and a process fault at once. */
-export type Scenario = 'T1' | 'T2' | 'T3' | 'T4' | 'T6' | 'T8' | 'T11' | 'T14' | 'T15' | 'MIX';
-export const ALL_SCENARIOS: Scenario[] = ['T1', 'T2', 'T3', 'T4', 'T6', 'T8', 'T11', 'T14', 'T15', 'MIX'];
+export type Scenario = 'T1' | 'T2' | 'T3' | 'T4' | 'T5' | 'T6' | 'T8' | 'T11' | 'T14' | 'T15' | 'MIX';
+export const ALL_SCENARIOS: Scenario[] = ['T1', 'T2', 'T3', 'T4', 'T5', 'T6', 'T8', 'T11', 'T14', 'T15', 'MIX'];
 
 /** Scale: the schedule's durations (ms) and counts. */
 export interface Scale {
@@ -173,6 +174,8 @@ export class ChaosRun {
   /** crashesSeen: per node, how many of its crashes a phase has already reported. */
   private readonly crashesSeen = new Map<string, number>();
   private workload!: Workload;
+  /** excluded: nodes the load leaves alone for now (T5 arms one for a crash on a chosen write). */
+  private readonly excluded = new Set<NsNode>();
   private log: (line: string) => void;
 
   private constructor(
@@ -260,6 +263,7 @@ export class ChaosRun {
       T11: (p: PhaseCtx) => this.t11(p),
       T15: (p: PhaseCtx) => this.t15(p),
       T14: (p: PhaseCtx) => this.t14(p),
+      T5: (p: PhaseCtx) => this.t5(p),
       MIX: (p: PhaseCtx) => this.mix(p),
     }[scenario];
     return this.phase(name, scenario, body);
@@ -481,6 +485,147 @@ export class ChaosRun {
       detail: `${acked.length - missing.length}/${acked.length} acknowledged keys read from ${victim.id} alone${drained ? '' : '; hints not drained in 30 s'}${missing.length ? `; missing: ${missing.slice(0, 5).join('; ')}` : ''}`,
       asserted: true,
     });
+  }
+
+  /**
+   * t5: crash points. For each point a node is restarted with DKV_CRASH_AT=<point>:<count>
+   * (src/node/crash-point.ts), the window is provoked under the load, and the node kills itself
+   * with SIGKILL inside it; then it restarts normally. Asserted for each: the node did crash
+   * there (within 60 s), its LevelDB opened again (it printed its serving line, no log line
+   * mentions corruption) and it serves a read coordinated over its full preference list; the
+   * history checkers then require 0 lost acknowledged writes, as in T4.
+   */
+  private async t5(p: PhaseCtx): Promise<void> {
+    type Arm = { point: CrashPointName; count: number };
+    const points: Array<Arm & { wipe?: boolean; args?: string[]; before?: { arm: Arm; provoke: (victim: NsNode) => Promise<void> }; provoke: (victim: NsNode) => Promise<void> }> = [
+      // A primary coordinating a write: the load does it all the time.
+      { point: 'coordinator.local-written', count: 5, provoke: async () => undefined },
+      // The victim holds hints for another node B: B dies, writes through the victim on keys both
+      // are primaries of, B comes back, the victim replays.
+      {
+        point: 'hints.delivered',
+        count: 1,
+        provoke: async (victim) => {
+          const b = this.pickNode(this.cluster.nodes.filter((n) => n !== victim));
+          const ring = await this.cluster.fullRing();
+          const keys: string[] = [];
+          for (let i = 0; keys.length < 20 && i < 2_000; i++) {
+            const k = `${p.name}:t5h:${i}`;
+            const pref = preferenceOf(ring, k);
+            if (pref.includes(victim.id) && pref.includes(b.id)) keys.push(k);
+          }
+          await b.signal('SIGKILL');
+          this.event(p.name, 'kill -9', `${b.id}, so that ${victim.id} holds hints for it`);
+          for (const k of keys) await this.workload.put(p.name, `${p.name}/hinted`, victim, k);
+          await this.cluster.restart(b);
+          this.event(p.name, 'restart', `${b.id}: ${victim.id} replays its hints`);
+        },
+      },
+      // A wiped node takes its tokens back and streams its ranges again.
+      { point: 'stream.merged', count: 1, wipe: true, provoke: async () => undefined },
+      // Mid-exchange. The node first crashes right after a local write of a key nobody reads
+      // (meanwhile the load is kept off it and it is cut off from its peers, so that no
+      // forwarded write comes first): a version only it holds, no hint anywhere, no read
+      // repair. It restarts armed; the first exchange that finds that difference, its own or a
+      // peer's, crashes it in the middle.
+      {
+        point: 'merkle.exchange',
+        count: 1,
+        args: ['--anti-entropy-interval', '300ms'],
+        before: {
+          arm: { point: 'coordinator.local-written', count: 1 },
+          provoke: async (victim) => {
+            const [k] = await this.victimKeys(p, victim, 't5m', 1);
+            await this.workload.put(p.name, `${p.name}/local-only`, victim, k, undefined, 1);
+          },
+        },
+        provoke: async () => undefined,
+      },
+    ];
+    /** arm restarts the victim armed; the function it returns waits for the crash. */
+    const arm = async (victim: NsNode, a: Arm, args: string[] = []): Promise<() => Promise<void>> => {
+      const exits = victim.crashPointExits.length;
+      await this.cluster.restart(victim, { DKV_CRASH_AT: `${a.point}:${a.count}` }, args);
+      this.event(p.name, 'restart', `${victim.id} armed at ${a.point}:${a.count}${args.length ? ` (${args.join(' ')})` : ''}`);
+      return () => eventually(
+        async () => {
+          if (victim.crashPointExits.length === exits) throw new Error(`${victim.id} has not reached ${a.point} ${a.count} time(s)`);
+        },
+        { timeoutMs: 60_000, intervalMs: 100, what: `${victim.id} crashing at ${a.point}` },
+      ).then(() => this.event(p.name, `crash-point:${a.point}`, `${victim.id} killed itself (SIGKILL) at ${a.point}`));
+    };
+    for (const { point, count, wipe, args, before, provoke } of points) {
+      await sleep(this.rand(...this.scale.upMs));
+      const victim = this.pickNode();
+      await victim.signal('SIGKILL');
+      if (wipe) victim.wipe();
+      this.event(p.name, wipe ? 'kill -9 + wipe' : 'kill -9', `${victim.id}, to restart it with DKV_CRASH_AT=${point}:${count}`);
+      let crashed = false;
+      try {
+        if (before) {
+          // Keep the load off the victim while it is armed for the first crash.
+          this.excluded.add(victim);
+          await this.cluster.topo.isolate(victim.opts.number);
+          this.event(p.name, 'partition:alone', `${victim.id}: only the test's writes reach it`);
+          try {
+            const wait = await arm(victim, before.arm);
+            await before.provoke(victim);
+            await wait();
+          } finally {
+            this.excluded.delete(victim);
+            await this.cluster.topo.heal();
+            this.event(p.name, 'heal', victim.id);
+          }
+        }
+        const wait = await arm(victim, { point, count }, args);
+        await provoke(victim);
+        await wait();
+        crashed = true;
+      } catch (e) {
+        p.evidence.push(errMsg(e));
+        if (victim.running) await victim.signal('SIGKILL');
+      }
+      await sleep(this.rand(...this.scale.deadMs));
+      const t0 = Date.now();
+      let reopened = '';
+      try {
+        await this.cluster.restart(victim);
+        this.event(p.name, 'restart', `${victim.id} after its crash at ${point}`);
+        const corrupt = victim.logsBetween(t0, Date.now() + 1_000).filter((l) => /corrupt|repair(ing|ed) (the )?(db|database|leveldb)/i.test(l));
+        if (corrupt.length) reopened = `log mentions corruption: ${corrupt[0].slice(0, 200)}`;
+      } catch (e) {
+        reopened = `did not start again: ${errMsg(e).slice(0, 300)}`;
+      }
+      let servingMs = -1;
+      if (!reopened)
+        try {
+          // A wiped node is still JOINING (streaming): it answers reads once it owns ranges again.
+          await eventually(
+            async () => {
+              const r = await this.cluster.agent.get(victim.address, `${p.name}:probe`, {}, 2_000);
+              if (Number(r.receipt?.n ?? 0) < 3) throw new Error(`receipt n = ${r.receipt?.n}`);
+            },
+            { timeoutMs: wipe ? JOIN_WITHIN_MS : 30_000, intervalMs: 100, what: `${victim.id} serving after its crash at ${point}` },
+          );
+          servingMs = Date.now() - t0;
+        } catch (e) {
+          reopened = errMsg(e);
+        }
+      if (wipe && !reopened)
+        try {
+          // It finishes the interrupted stream (resuming at its saved cursor) and owns its tokens again.
+          await this.cluster.waitRing(this.cluster.nodes, JOIN_WITHIN_MS);
+          this.event(p.name, 'rejoined', `${victim.id} owns tokens again, every node agrees on the ring`);
+        } catch (e) {
+          reopened = `did not finish rejoining: ${errMsg(e)}`;
+        }
+      p.checks.push({
+        name: `T5 crash at ${point}: LevelDB reopens and the node serves again`,
+        ok: crashed && !reopened && servingMs >= 0,
+        detail: `${victim.id}: ${crashed ? `crashed at ${point} (${count}${count === 1 ? 'st' : 'th'} arrival)` : `NEVER reached ${point} within 60 s`}; ${reopened || `serving ${servingMs} ms after its restart`}`,
+        asserted: true,
+      });
+    }
   }
 
   /** victimKeys: `count` fresh keys of the phase that `victim` is a primary of. */
@@ -722,8 +867,8 @@ export class ChaosRun {
     const load = this.workload.start(
       name,
       keys,
-      () => this.cluster.nodes.filter((n) => n.available),
-      () => this.cluster.nodes.filter((n) => n.running),
+      () => this.cluster.nodes.filter((n) => n.available && !this.excluded.has(n)),
+      () => this.cluster.nodes.filter((n) => n.running && !this.excluded.has(n)),
       this.scale.clients,
     );
     try {
