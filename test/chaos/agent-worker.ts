@@ -116,6 +116,10 @@ async function handle(r: Request): Promise<unknown> {
       w?.client.close();
       return { stopped: r.watch };
     }
+    case 'decommission':
+      return clientFor(r.node, timeoutMs).decommission();
+    case 'cleanup':
+      return clientFor(r.node, timeoutMs).cleanup();
     case 'status':
       return clientFor(r.node, timeoutMs).status();
     case 'ring':

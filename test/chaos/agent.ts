@@ -7,7 +7,7 @@
 import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
 import type { ConsistencyOptions } from '../../src/client/dkv-client.js';
-import type { StatusResponse, RingResponse } from '../../src/generated/dkv/v1/admin.js';
+import type { CleanupResponse, DecommissionResponse, StatusResponse, RingResponse } from '../../src/generated/dkv/v1/admin.js';
 import type { Receipt } from '../../src/generated/dkv/v1/kv.js';
 import { assertTestTarget } from '../helpers/target-guard.js';
 import type { Topology } from './netns.js';
@@ -150,6 +150,14 @@ export class ChaosAgent {
   }
   status(node: string, timeoutMs = 2_000): Promise<StatusResponse> {
     return this.call({ op: 'status', node, timeoutMs });
+  }
+  /** decommission asks `node` itself to leave (SDK Admin.decommission); it streams its ranges, then is LEFT. */
+  decommission(node: string, timeoutMs = 10_000): Promise<DecommissionResponse> {
+    return this.call({ op: 'decommission', node, timeoutMs });
+  }
+  /** cleanup makes `node` delete what it no longer replicates (SDK Admin.cleanup). */
+  cleanup(node: string, timeoutMs = 60_000): Promise<CleanupResponse> {
+    return this.call({ op: 'cleanup', node, timeoutMs });
   }
   ring(node: string, timeoutMs = 2_000): Promise<RingResponse> {
     return this.call({ op: 'ring', node, timeoutMs });

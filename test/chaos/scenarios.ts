@@ -45,8 +45,8 @@ import { Workload, type OpCounts } from './workload.js';
 import { clock } from './netns.js';
 
 /** MIX: faults of T2, T4, T6 and T8 drawn at random, a partition and a process fault at once. */
-export type Scenario = 'T1' | 'T2' | 'T3' | 'T4' | 'T5' | 'T6' | 'T8' | 'T11' | 'T14' | 'T15' | 'MIX';
-export const ALL_SCENARIOS: Scenario[] = ['T1', 'T2', 'T3', 'T4', 'T5', 'T6', 'T8', 'T11', 'T14', 'T15', 'MIX'];
+export type Scenario = 'T1' | 'T2' | 'T3' | 'T4' | 'T5' | 'T6' | 'T8' | 'T11' | 'T13' | 'T14' | 'T15' | 'MIX';
+export const ALL_SCENARIOS: Scenario[] = ['T1', 'T2', 'T3', 'T4', 'T5', 'T6', 'T8', 'T11', 'T13', 'T14', 'T15', 'MIX'];
 
 /** Scale: the schedule's durations (ms) and counts. */
 export interface Scale {
@@ -59,6 +59,8 @@ export interface Scale {
   stopMs: [number, number];
   wipeLoadMs: number;
   t11Keys: number;
+  /** t13Keys: keys written before the moves so that the streams carry data. */
+  t13Keys: number;
   delayMs: number;
   lossMs: number;
   mixMs: number;
@@ -75,6 +77,7 @@ export const CI_SCALE: Scale = {
   stopMs: [5_000, 7_000],
   wipeLoadMs: 5_000,
   t11Keys: 100,
+  t13Keys: 200,
   delayMs: 8_000,
   lossMs: 6_000,
   mixMs: 30_000,
@@ -91,6 +94,7 @@ export const SOAK_SCALE: Scale = {
   stopMs: [5_000, 15_000],
   wipeLoadMs: 10_000,
   t11Keys: 100,
+  t13Keys: 500,
   delayMs: 20_000,
   lossMs: 10_000,
   mixMs: 90_000,
@@ -104,7 +108,7 @@ const T4_SERVE_WITHIN_MS = 5_000;
 const JOIN_WITHIN_MS = 90_000;
 
 /** Event kinds that record the schedule's progress or a recovery rather than a fault. */
-export const NOT_FAULTS: ReadonlySet<string> = new Set(['space-returned', 'heal', 'serving', 'not-serving', 'hints-drained', 'down', 'writes', 'links-clean', 'none', 'restart', 'sigcont', 'rejoined', 'write-through-wiped']);
+export const NOT_FAULTS: ReadonlySet<string> = new Set(['join', 'joined', 'decommission', 'left', 'cleanup', 'space-returned', 'heal', 'serving', 'not-serving', 'hints-drained', 'down', 'writes', 'links-clean', 'none', 'restart', 'sigcont', 'rejoined', 'write-through-wiped']);
 
 export interface FaultEvent {
   at: number;
@@ -195,6 +199,7 @@ export class ChaosRun {
     const log = o.log ?? (() => undefined);
     const cluster = await ChaosCluster.start({
       nodes: 5,
+      spares: 1,
       proxy: true,
       args: ['--hinted-handoff', 'on', '--anti-entropy-interval', '2s'],
       log,
@@ -264,6 +269,7 @@ export class ChaosRun {
       T15: (p: PhaseCtx) => this.t15(p),
       T14: (p: PhaseCtx) => this.t14(p),
       T5: (p: PhaseCtx) => this.t5(p),
+      T13: (p: PhaseCtx) => this.t13(p),
       MIX: (p: PhaseCtx) => this.mix(p),
     }[scenario];
     return this.phase(name, scenario, body);
@@ -626,6 +632,119 @@ export class ChaosRun {
         asserted: true,
       });
     }
+  }
+
+  /**
+   * t13: scale out and in under load. A spare node (its own namespace, never started) joins
+   * through seeds while another node is cut off; once the ring has it, a member is asked to
+   * decommission itself (SDK Admin.decommission, through the client worker) while a third node
+   * is cut off; once it is LEFT it is stopped and becomes the spare (new id, empty directory).
+   * Then every node runs cleanup (SDK Admin.cleanup) and each node's records of every key of
+   * the run are compared with the keys' preference lists: every key a node holds must be on
+   * all N of its replicas (polled, after hints drain) and on no other node.
+   */
+  private async t13(p: PhaseCtx): Promise<void> {
+    const topo = this.cluster.topo;
+    const spare = this.cluster.spares[0];
+    if (!spare) {
+      p.checks.push({ name: 'T13 skipped', ok: true, detail: 'no spare node in this cluster', asserted: false });
+      return;
+    }
+    const writers = () => this.cluster.nodes.filter((n) => n.available);
+    let acked = 0;
+    for (let i = 0; i < this.scale.t13Keys; i++) if ((await this.workload.put(p.name, `${p.name}/bulk`, this.pickNode(writers()), `${p.name}:bulk:${i}`)).outcome === 'ok') acked++;
+    this.event(p.name, 'writes', `${acked}/${this.scale.t13Keys} keys written before the moves`);
+
+    // Join, with a partition while it streams.
+    const t0 = Date.now();
+    await spare.start(this.cluster.nodes.map((n) => n.advertised));
+    this.event(p.name, 'join', `${spare.id} started with seeds: joining`);
+    const cut1 = this.pickNode();
+    await topo.isolate(cut1.opts.number);
+    this.event(p.name, 'partition:alone', `${cut1.id} during the join, for ${this.scale.partitionMs[0]} ms`);
+    await sleep(this.scale.partitionMs[0]);
+    await topo.heal();
+    this.event(p.name, 'heal', cut1.id);
+    await this.cluster.waitRing([...this.cluster.nodes, spare], JOIN_WITHIN_MS, this.cluster.nodes.length + 1);
+    this.cluster.spares.splice(this.cluster.spares.indexOf(spare), 1);
+    this.cluster.nodes.push(spare);
+    this.event(p.name, 'joined', `${spare.id} NORMAL, every node agrees on a ring of ${this.cluster.nodes.length}, ${Date.now() - t0} ms after its start`);
+
+    // Decommission another member, with a partition while it streams.
+    const leaving = this.pickNode(this.cluster.nodes.filter((n) => n !== spare));
+    const t1 = Date.now();
+    const d = await this.cluster.agent.decommission(leaving.address);
+    this.event(p.name, 'decommission', `${leaving.id}: ${d.plan.length} range moves planned`);
+    const cut2 = this.pickNode(this.cluster.nodes.filter((n) => n !== leaving));
+    await topo.isolate(cut2.opts.number);
+    this.event(p.name, 'partition:alone', `${cut2.id} during the decommission, for ${this.scale.partitionMs[0]} ms`);
+    await sleep(this.scale.partitionMs[0]);
+    await topo.heal();
+    this.event(p.name, 'heal', cut2.id);
+    const staying = this.cluster.nodes.filter((n) => n !== leaving);
+    await this.cluster.waitRing(staying, JOIN_WITHIN_MS, staying.length);
+    this.event(p.name, 'left', `${leaving.id} handed its ranges over and left the ring, ${Date.now() - t1} ms after the request`);
+    await leaving.signal('SIGKILL');
+    this.cluster.nodes.splice(this.cluster.nodes.indexOf(leaving), 1);
+    // It becomes the spare: a new node next time (a new id, an empty directory).
+    const gen = (leaving.opts.id.match(/r(\d+)$/)?.[1] ?? '1') as string;
+    leaving.opts.id = `n${leaving.opts.number}r${Number(gen) + 1}`;
+    leaving.opts.dataDir = join(this.cluster.dataRoot, leaving.opts.id);
+    this.cluster.spares.push(leaving);
+
+    // Cleanup everywhere, then every key where its preference list says.
+    await this.cluster.waitHintsDrained(30_000);
+    const cleaned: string[] = [];
+    for (const n of this.cluster.nodes) {
+      const c = await this.cluster.agent.cleanup(n.address);
+      cleaned.push(`${n.id}: ${c.operation?.message ?? '?'}`);
+    }
+    this.event(p.name, 'cleanup', cleaned.join('; ').slice(0, 400));
+    const keys = [...new Set(this.workload.rec.history().map((o) => o.key))];
+    let placement = { missing: [] as string[], extra: [] as string[], held: 0 };
+    const measure = async () => {
+      const ring = await this.cluster.fullRing();
+      const holders = new Map<string, Set<string>>();
+      for (const n of this.cluster.nodes)
+        for (let i = 0; i < keys.length; i += 200)
+          for (const r of await this.cluster.agent.replicaRead(n.address, keys.slice(i, i + 200)))
+            if (r.versions.length > 0) {
+              let h = holders.get(r.key);
+              if (!h) holders.set(r.key, (h = new Set()));
+              h.add(n.id);
+            }
+      const missing: string[] = [];
+      const extra: string[] = [];
+      for (const [k, h] of holders) {
+        const pref = preferenceOf(ring, k);
+        for (const id of pref) if (!h.has(id)) missing.push(`${k} not on ${id}`);
+        for (const id of h) if (!pref.includes(id)) extra.push(`${k} still on ${id}`);
+      }
+      return { missing, extra, held: holders.size };
+    };
+    try {
+      await eventually(
+        async () => {
+          placement = await measure();
+          if (placement.missing.length) throw new Error(`${placement.missing.length} replicas missing, e.g. ${placement.missing[0]}`);
+        },
+        { timeoutMs: 30_000, intervalMs: 500, what: 'every key on its N replicas' },
+      );
+    } catch (e) {
+      p.evidence.push(errMsg(e));
+    }
+    p.checks.push({
+      name: 'T13 every key on its N replicas after the join and the decommission',
+      ok: placement.missing.length === 0 && placement.held > 0,
+      detail: `${placement.held} keys of the run held; ${placement.missing.length} replicas missing${placement.missing.length ? ` (${placement.missing.slice(0, 5).join('; ')})` : ''}`,
+      asserted: true,
+    });
+    p.checks.push({
+      name: 'T13 no copy left outside the preference lists after cleanup',
+      ok: placement.extra.length === 0,
+      detail: `${placement.extra.length} copies outside${placement.extra.length ? ` (${placement.extra.slice(0, 5).join('; ')})` : ''}`,
+      asserted: true,
+    });
   }
 
   /** victimKeys: `count` fresh keys of the phase that `victim` is a primary of. */
