@@ -887,8 +887,16 @@ export class ChaosRun {
     await this.cluster.setLinks({ delayMs: 0, jitterMs: 0, loss: 0 });
     const t2 = Date.now();
     this.event(p.name, 'links-clean', 'delay and loss off');
+    // Only declarations about current members count: a node that left the ring (T13) and was
+    // stopped is rightly declared DOWN whenever its former peers get to it.
+    const members = new Set(this.cluster.nodes.map((n) => n.id));
     const downsIn = (a: number, b: number) =>
-      this.cluster.nodes.flatMap((n) => n.logsBetween(a, b).filter((l) => / is DOWN/.test(l)).map((l) => `${n.id}: ${l.slice(0, 120)}`));
+      this.cluster.nodes.flatMap((n) =>
+        n
+          .logsBetween(a, b)
+          .filter((l) => / is DOWN/.test(l) && members.has(/\] (\S+) is DOWN/.exec(l)?.[1] ?? ''))
+          .map((l) => `${n.id}: ${l.slice(0, 120)}`),
+      );
     const delayDowns = downsIn(t0, t1 + 500);
     const lossDowns = downsIn(t1 + 500, t2 + 500);
     p.checks.push({
