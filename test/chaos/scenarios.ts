@@ -1147,10 +1147,25 @@ export class ChaosRun {
     } catch {
       // judged below with the last state
     }
+    const wEvents = (key: string, at: number) =>
+      w.events
+        .filter((e) => e.key === key && e.time !== undefined && e.time > at - 2_000 && e.time < at + 10_000)
+        .map((e) => `${e.writeId ?? e.kind}@${iso(e.time!).slice(11, 23)}`)
+        .join(' ');
     const ended = w.ended;
     await w.stop();
     r = judge();
     if (!r.ok) result.evidence.push(...this.explain(r.violations, history));
+    // What the watcher got on each missed write's key around it, and who had seen the write
+    // (set DKV_CHAOS_DUMP_WATCH=<path prefix> for the whole history and every event).
+    for (const v of r.violations.filter((x) => x.kind === 'missed-event').slice(0, 3)) {
+      const w = history.find((o) => o.writeId === v.writeIds?.[0]);
+      if (!w) continue;
+      const near = wEvents(w.key, w.invokeTime);
+      result.evidence.push(`WATCH ${w.writeId} on ${w.key}: events from 2 s before to 10 s after it: ${near || 'none'}`);
+      const sawIt = history.filter((o) => o.key === w.key && o.seen.includes(w.writeId!)).map((o) => `${o.kind} ${o.writeId ?? `#${o.id}`} ${o.outcome} via ${this.workload.meta.get(o.id)?.node}`);
+      result.evidence.push(`WATCH ${w.writeId} was seen directly by: ${sawIt.join(', ') || 'no operation'}`);
+    }
     if (!r.ok && process.env.DKV_CHAOS_DUMP_WATCH)
       writeFileSync(`${process.env.DKV_CHAOS_DUMP_WATCH}-${name}.json`, JSON.stringify({ since: w.since, events: w.events, history: history.map((o) => ({ ...o, node: this.workload.meta.get(o.id)?.node, completeTime: Number.isFinite(o.completeTime) ? o.completeTime : null })) }, null, 1));
     const ok = r.ok && ended === undefined && w.resyncs === 0 && r.stats.expected > 0;
