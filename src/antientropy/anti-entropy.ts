@@ -8,6 +8,7 @@ import { encodeRecord } from '../storage/record-codec.js';
 import { diffKeys, fitDepth, nextFrontier, nodeCount, rangeSize, type RingRange } from './merkle.js';
 import { replicatedRanges } from './ranges.js';
 import type { TreeCache } from './tree-cache.js';
+import { crashPoint } from '../node/crash-point.js';
 
 export interface AntiEntropyOptions {
   /** intervalMs is the time between background passes; 0 disables them. */
@@ -90,6 +91,8 @@ export class AntiEntropy {
       if (!Number.isInteger(leaf) || leaf < 0 || leaf >= 2 ** ref.depth) throw invalidArgument('leaves', `leaf ${leaf} is outside a tree of depth ${ref.depth}`);
       for (const e of await this.trees.leafEntries(range, ref.depth, leaf)) out.push({ key: e.key, digest: e.digest });
     }
+    // A peer's exchange found differing leaves with this node and is about to repair them.
+    crashPoint('merkle.exchange');
     return out;
   }
 
@@ -177,6 +180,7 @@ export class AntiEntropy {
       const wanted = keys.map((key, j) => ({ key, versions: records[j] ?? [] })).filter((e) => !(diff.missingLocally.includes(e.key) && isPurgeable(e.versions, now, this.opts.graceMs)));
       const results = await this.store.merge(wanted);
       p.keysRepaired += results.filter((r) => r.changed).length;
+      if (results.some((r) => r.changed)) crashPoint('merkle.exchange');
     }
     for (let i = 0; i < push.length; i += BATCH) {
       const keys = push.slice(i, i + BATCH);
@@ -184,7 +188,10 @@ export class AntiEntropy {
       p.bytesExchanged += records.reduce((s, r) => s + encodeRecord(r).length, 0);
       const now = this.clock.now();
       const entries = keys.map((key, j) => ({ key, versions: records[j] })).filter((e) => !(diff.missingRemotely.includes(e.key) && isPurgeable(e.versions, now, this.opts.graceMs)));
-      if (entries.length > 0) await this.transport.replicaWrite(address, self, 'anti-entropy', entries, this.opts.timeoutMs);
+      if (entries.length > 0) {
+        await this.transport.replicaWrite(address, self, 'anti-entropy', entries, this.opts.timeoutMs);
+        crashPoint('merkle.exchange');
+      }
       p.keysRepaired += diff.missingRemotely.filter((k) => keys.includes(k)).length;
     }
   }

@@ -12,6 +12,7 @@ import { applyWrite, contextAfterWrite, contextOf, liveValues, newVersion, nextD
 import { gather, type Gathered } from './gather.js';
 import { checkQuorums, required, type ConsistencyRequest } from './quorum.js';
 import type { Receipt, ReplicaAck } from './receipt.js';
+import { crashPoint } from '../node/crash-point.js';
 
 export interface GetResult {
   /** versions is the merged record (tombstones and expired versions included). */
@@ -171,6 +172,7 @@ export class Coordinator {
     };
     // A primary writes locally first; anyone else ships just the new version.
     const record = self?.primary ? await this.d.store.update(op.key, build) : build([]);
+    if (self?.primary) crashPoint('coordinator.local-written');
     const counts = (e: PreferenceEntry) => !pending.has(e) && (!op.consistency.strict || e.primary);
     const call = (e: PreferenceEntry) => (e === self && self.primary ? Promise.resolve() : this.writeReplica(e, op.key, record, 'write', deadline));
     const g = await gather(entries, call, w, counts, deadline, this.d.clock);

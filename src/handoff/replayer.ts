@@ -5,6 +5,7 @@ import type { PeerTransport, ReplicaEntry } from '../transport/peer-transport.js
 import { hashKey } from '../ring/hash.js';
 import { primaries } from '../ring/preference-list.js';
 import type { HintStore } from './hint-store.js';
+import { crashPoint } from '../node/crash-point.js';
 
 export interface ReplayerOptions {
   /** intervalMs is how often targets are checked for delivery. */
@@ -106,6 +107,7 @@ export class HintReplayer {
         this.log.debug(`hint delivery to ${target} failed (${(e as Error).message}); will retry`);
         return;
       }
+      crashPoint('hints.delivered');
       for (const h of batch) if (await this.hints.remove(h)) this.delivered++;
       left -= batch.length;
       if (batch.length < this.opts.batchKeys) return;

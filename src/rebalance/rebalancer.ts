@@ -15,6 +15,7 @@ import { primaries } from '../ring/preference-list.js';
 import type { Ring } from '../ring/ring.js';
 import { moves, type Move } from './plan.js';
 import type { RangeCursor } from './range-stream.js';
+import { crashPoint } from '../node/crash-point.js';
 
 export type OperationKind = 'join' | 'decommission' | 'reweigh' | 'removenode' | 'cleanup';
 
@@ -169,7 +170,10 @@ export class Rebalancer {
             this.transport.streamRange(address, range, r.cursor ? decodeCursorB64(r.cursor) : undefined, this.opts.streamBytesPerS, {
               send: (c) => {
                 chain = chain.then(async () => {
-                  if (c.entries.length) await this.store.merge(c.entries);
+                  if (c.entries.length) {
+                    await this.store.merge(c.entries);
+                    crashPoint('stream.merged');
+                  }
                   if (c.last) r.cursor = encodeCursorB64(c.last);
                   p.bytes += c.bytes;
                   op.bytes = p.bytes;

@@ -35,6 +35,35 @@ interface Request {
   context?: string;
   consistency?: ConsistencyOptions;
   timeoutMs?: number;
+  /** watchStart / watchStop: the watch's id; nodes: every node the SDK may resume on; prefix. */
+  watch?: number;
+  nodes?: string[];
+  prefix?: string;
+}
+
+/**
+ * Watches run through the SDK (DkvClient.watch: an async iterator that resumes by itself on the
+ * next node with its last token). Each event goes out as an unsolicited line
+ * {"watch": id, "event": {kind, key, values}}; the end of a watch as {"watch": id, "end": reason}.
+ */
+const watches = new Map<number, { abort: AbortController; client: DkvClient }>();
+
+function startWatch(r: Request): void {
+  const id = r.watch!;
+  const nodes = (r.nodes ?? []).map((n) => assertTestTarget(n, allowed));
+  const client = new DkvClient({ nodes, timeoutMs: 4_000 });
+  const abort = new AbortController();
+  watches.set(id, { abort, client });
+  void (async () => {
+    let why = 'stopped';
+    try {
+      for await (const ev of client.watch({ prefix: r.prefix! }, { signal: abort.signal, maxReconnects: 1_000 }))
+        send({ watch: id, event: { kind: ev.kind, key: ev.key.toString('utf8'), values: ev.values.map((v) => v.toString('utf8')), at: Date.now() } });
+    } catch (e) {
+      why = `failed: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    send({ watch: id, end: why });
+  })();
 }
 
 const clients = new Map<string, DkvClient>();
@@ -77,6 +106,20 @@ async function handle(r: Request): Promise<unknown> {
       const res = await clientFor(r.node, timeoutMs).delete(r.key!, { context: b64(r.context), consistency: r.consistency, retry: false });
       return { receipt: res.receipt };
     }
+    case 'watchStart':
+      startWatch(r);
+      return { started: r.watch };
+    case 'watchStop': {
+      const w = watches.get(r.watch!);
+      watches.delete(r.watch!);
+      w?.abort.abort();
+      w?.client.close();
+      return { stopped: r.watch };
+    }
+    case 'decommission':
+      return clientFor(r.node, timeoutMs).decommission();
+    case 'cleanup':
+      return clientFor(r.node, timeoutMs).cleanup();
     case 'status':
       return clientFor(r.node, timeoutMs).status();
     case 'ring':

@@ -7,7 +7,7 @@
 import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
 import type { ConsistencyOptions } from '../../src/client/dkv-client.js';
-import type { StatusResponse, RingResponse } from '../../src/generated/dkv/v1/admin.js';
+import type { CleanupResponse, DecommissionResponse, StatusResponse, RingResponse } from '../../src/generated/dkv/v1/admin.js';
 import type { Receipt } from '../../src/generated/dkv/v1/kv.js';
 import { assertTestTarget } from '../helpers/target-guard.js';
 import type { Topology } from './netns.js';
@@ -36,6 +36,14 @@ export interface ReadAnswer {
   receipt?: Receipt;
 }
 
+/** AgentWatchEvent: one watch event as the worker reports it (values as strings; at: worker's Date.now()). */
+export interface AgentWatchEvent {
+  kind: 'created' | 'put' | 'delete' | 'expire' | 'resync';
+  key: string;
+  values: string[];
+  at: number;
+}
+
 export interface ReplicaVersion {
   actor: string;
   counter: number;
@@ -54,6 +62,8 @@ export class ChaosAgent {
   private readonly pending = new Map<number, Pending>();
   private readonly stderr: string[] = [];
   private exited = false;
+  private nextWatch = 1;
+  private readonly watchers = new Map<number, { onEvent: (e: AgentWatchEvent) => void; onEnd: (why: string) => void }>();
 
   private constructor(
     private readonly proc: ChildProcess,
@@ -78,6 +88,13 @@ export class ChaosAgent {
           m = JSON.parse(l);
         } catch {
           agent.stderr.push(`(stdout) ${l}`);
+          return;
+        }
+        const wm = m as { watch?: number; event?: AgentWatchEvent; end?: string };
+        if (wm.watch !== undefined) {
+          const w = agent.watchers.get(wm.watch);
+          if (w && wm.event) w.onEvent(wm.event);
+          if (w && wm.end !== undefined) w.onEnd(wm.end);
           return;
         }
         if (m.ready) {
@@ -134,11 +151,36 @@ export class ChaosAgent {
   status(node: string, timeoutMs = 2_000): Promise<StatusResponse> {
     return this.call({ op: 'status', node, timeoutMs });
   }
+  /** decommission asks `node` itself to leave (SDK Admin.decommission); it streams its ranges, then is LEFT. */
+  decommission(node: string, timeoutMs = 10_000): Promise<DecommissionResponse> {
+    return this.call({ op: 'decommission', node, timeoutMs });
+  }
+  /** cleanup makes `node` delete what it no longer replicates (SDK Admin.cleanup). */
+  cleanup(node: string, timeoutMs = 60_000): Promise<CleanupResponse> {
+    return this.call({ op: 'cleanup', node, timeoutMs });
+  }
   ring(node: string, timeoutMs = 2_000): Promise<RingResponse> {
     return this.call({ op: 'ring', node, timeoutMs });
   }
   replicaRead(node: string, keys: string[], timeoutMs = 4_000): Promise<{ key: string; versions: ReplicaVersion[] }[]> {
     return this.call({ op: 'replicaRead', node, keys, timeoutMs });
+  }
+
+  /**
+   * watch starts an SDK watch on `prefix` in the worker, able to resume on any of `nodes`;
+   * events arrive through onEvent until stop().
+   */
+  async watch(nodes: string[], prefix: string, onEvent: (e: AgentWatchEvent) => void, onEnd: (why: string) => void): Promise<{ stop: () => Promise<void> }> {
+    for (const n of nodes) assertTestTarget(n, this.allowed);
+    const id = this.nextWatch++;
+    this.watchers.set(id, { onEvent, onEnd });
+    await this.call({ op: 'watchStart', node: nodes[0], nodes, prefix, watch: id });
+    return {
+      stop: async () => {
+        await this.call({ op: 'watchStop', node: nodes[0], watch: id }).catch(() => undefined);
+        this.watchers.delete(id);
+      },
+    };
   }
 
   get logs(): string[] {

@@ -10,11 +10,16 @@ import { ALL_SCENARIOS, ChaosRun } from './scenarios.js';
  * internode port, and a client worker in a namespace of its own that records a history of
  * blind writes, read-resolve-writes, deletes and reads on a few hot keys at W = R = 2.
  * Scenarios, one after the other, each on its own keys and checked after its heal:
- * T1 (no faults), T2 (one node alone, majority / minority, bridge, one-way), T4 (kill -9 and
- * restart), T6 (SIGSTOP / SIGCONT), T8 (wiped data directory), T11 (hinted handoff, read
- * from the restarted node alone), T15 (delay, then loss, on internode links), MIX (those
- * faults drawn at random, a partition and a process fault at once). Then the whole run is
- * checked once more: every key, every replica.
+ * T1 (no faults), T2 (one node alone, majority / minority, bridge, one-way), T3 (T2 with
+ * strict requests: no write acknowledged without W reachable primaries, no stale strict
+ * read), T4 (kill -9 and restart), T5 (crash points: after a local write, mid hint replay,
+ * mid range stream, mid Merkle exchange), T6 (SIGSTOP / SIGCONT), T8 (wiped data directory),
+ * T11 (hinted handoff, read from the restarted node alone), T13 (a spare node joins and a
+ * member decommissions under load and partitions; every key on its N replicas after cleanup),
+ * T14 (disk full on one node: RESOURCE_EXHAUSTED, recovery), T15 (delay, then loss, on
+ * internode links), MIX (faults drawn at random, a partition and a process fault at once).
+ * T2, T3 and T4 also run an SDK watcher on their prefix, judged for completeness. Then the
+ * whole run is checked once more: every key, every replica.
  *
  * Pass: 0 acknowledged writes lost, 0 phantom values, 0 dominated siblings, every key's
  * replicas identical within 30 s of each heal, every scenario's own asserted criterion. A
@@ -27,7 +32,7 @@ const support = netnsSupport();
 const seed = process.env.DKV_CHAOS_SEED ? Number(process.env.DKV_CHAOS_SEED) : undefined;
 
 describe.skipIf(!support.ok)('chaos: real processes in network namespaces (5 nodes, N = 3, W = R = 2)', () => {
-  it('T1 T2 T4 T6 T8 T11 T15 MIX: no lost write, no phantom, no dominated sibling; replicas converge', { timeout: 9 * 60_000 }, async () => {
+  it('T1 T2 T3 T4 T5 T6 T8 T11 T13 T14 T15 MIX: no lost write, no phantom, no dominated sibling; replicas converge', { timeout: 12 * 60_000 }, async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npx tsc -p tsconfig.json)`);
     const t0 = Date.now();
     const log = (l: string) => process.stdout.write(`[chaos] ${l}\n`);

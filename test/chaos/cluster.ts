@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
-import { Liveness, type RingResponse } from '../../src/generated/dkv/v1/admin.js';
+import { Liveness, MemberStatus, type RingResponse } from '../../src/generated/dkv/v1/admin.js';
 import { eventually } from '../helpers/eventually.js';
 import { preferenceOf } from '../helpers/inspect.js';
 import { ChaosAgent } from './agent.js';
@@ -19,6 +19,8 @@ export const PROXY_PORT = 7100;
 
 export interface ChaosClusterOptions {
   nodes?: number;
+  /** spares: extra node namespaces with a node that is not started (T13 joins one). */
+  spares?: number;
   /** proxy: put a delay / loss proxy in front of every node (internode links only). */
   proxy?: boolean;
   /** args: serve flags for every node. */
@@ -41,7 +43,10 @@ interface Proxy {
 export const versionId = (v: { actor: string; counter: number; tombstone: boolean }) => `${v.actor}:${v.counter}${v.tombstone ? '†' : ''}`;
 
 export class ChaosCluster {
+  /** nodes: the ring's members (T13 swaps a decommissioned one for a joined spare). */
   readonly nodes: NsNode[] = [];
+  /** spares: nodes in their own namespaces, not running and not members. */
+  readonly spares: NsNode[] = [];
   private readonly proxies: Proxy[] = [];
   readonly dataRoot = mkdtempSync(join(tmpdir(), 'dkv-chaos-'));
   agent!: ChaosAgent;
@@ -53,15 +58,15 @@ export class ChaosCluster {
   ) {}
 
   static async start(o: ChaosClusterOptions = {}): Promise<ChaosCluster> {
-    const opts: Required<ChaosClusterOptions> = { nodes: 5, proxy: true, args: [], log: () => undefined, ...o };
-    const topo = await Topology.create(opts.nodes);
+    const opts: Required<ChaosClusterOptions> = { nodes: 5, spares: 0, proxy: true, args: [], log: () => undefined, ...o };
+    const topo = await Topology.create(opts.nodes + opts.spares);
     const c = new ChaosCluster(topo, opts);
     topo.removeOnDestroy(c.dataRoot);
     try {
       opts.log(`topology ${topo.id}: bridge ${topo.bridgeNs}, nodes ${topo.nodeNs.join(' ')} (${topo.nodeIp.join(' ')}), client ${topo.clientNs} (${topo.clientIp})`);
       c.agent = await ChaosAgent.start(topo);
-      for (let i = 1; i <= opts.nodes; i++) {
-        c.nodes.push(
+      for (let i = 1; i <= opts.nodes + opts.spares; i++) {
+        (i <= opts.nodes ? c.nodes : c.spares).push(
           new NsNode(topo, {
             id: `n${i}`,
             number: i,
@@ -72,7 +77,7 @@ export class ChaosCluster {
           }),
         );
       }
-      if (opts.proxy) await Promise.all(c.nodes.map((n) => c.startProxy(n)));
+      if (opts.proxy) await Promise.all([...c.nodes, ...c.spares].map((n) => c.startProxy(n)));
       for (const n of c.nodes) {
         await n.start(n === c.nodes[0] ? [] : [c.nodes[0].advertised]);
         const up = c.nodes.filter((x) => x.running);
@@ -140,8 +145,8 @@ export class ChaosCluster {
   }
 
   /** restart starts a stopped node again (seeded with every other node). */
-  async restart(n: NsNode): Promise<void> {
-    await n.start(this.seedsFor(n));
+  async restart(n: NsNode, env?: Record<string, string>, extraArgs: string[] = []): Promise<void> {
+    await n.start(this.seedsFor(n), env, extraArgs);
   }
 
   async ring(via?: NsNode): Promise<RingResponse> {
@@ -216,9 +221,11 @@ export class ChaosCluster {
         for (const o of this.nodes) {
           if (!o.available) throw new Error(`${o.id} is not running`);
           const s = await this.agent.status(o.address);
-          for (const m of s.members)
+          // A decommissioned member (LEFT, then stopped) stays known; it is no longer expected up.
+          const members = s.members.filter((m) => m.status !== MemberStatus.MEMBER_STATUS_LEFT);
+          for (const m of members)
             if (m.nodeId !== o.id && m.liveness !== Liveness.LIVENESS_UP) throw new Error(`${o.id} sees ${m.nodeId} as ${Liveness[m.liveness]}`);
-          if (s.members.length < this.nodes.length) throw new Error(`${o.id} knows ${s.members.length} members`);
+          if (members.length < this.nodes.length) throw new Error(`${o.id} knows ${members.length} members`);
         }
       },
       { timeoutMs, intervalMs: 200, what: 'every node UP everywhere' },
@@ -280,7 +287,7 @@ export class ChaosCluster {
     try {
       this.agent?.close();
       for (const p of this.proxies) p.proc.stdin?.end();
-      await Promise.all(this.nodes.map((n) => n.signal('SIGKILL').catch(() => undefined)));
+      await Promise.all([...this.nodes, ...this.spares].map((n) => n.signal('SIGKILL').catch(() => undefined)));
     } finally {
       await this.topo.destroy();
       rmSync(this.dataRoot, { recursive: true, force: true });

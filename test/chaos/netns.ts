@@ -90,7 +90,7 @@ export function sweepStale(): string[] {
   if (!existsSync(REGISTRY)) return removed;
   for (const f of readdirSync(REGISTRY)) {
     const path = join(REGISTRY, f);
-    let entry: { pid: number; namespaces: string[]; paths?: string[] };
+    let entry: { pid: number; namespaces: string[]; paths?: string[]; mounts?: string[] };
     try {
       entry = JSON.parse(readFileSync(path, 'utf8'));
     } catch {
@@ -107,10 +107,20 @@ export function sweepStale(): string[] {
         /* already gone */
       }
     }
+    for (const m of entry.mounts ?? []) if (m.startsWith(join(tmpdir(), 'dkv-chaos-'))) umountQuiet(m);
     for (const p of entry.paths ?? []) if (p.startsWith(join(tmpdir(), 'dkv-chaos-'))) rmSync(p, { recursive: true, force: true });
     rmSync(path, { force: true });
   }
   return removed;
+}
+
+/** umountQuiet detaches a tmpfs this module mounted (lazily: a process may still hold it). */
+function umountQuiet(path: string): void {
+  try {
+    execFileSync('umount', ['-l', path], { stdio: 'ignore' });
+  } catch {
+    /* not mounted */
+  }
 }
 
 function pidAlive(pid: number): boolean {
@@ -147,6 +157,9 @@ function killAllIn(ns: string): void {
  * Topology is the bridge, the node namespaces and the client namespace of one test run. Nodes
  * are numbered from 1 (so "bridge {1,2,3}/{3,4,5}" reads as written).
  */
+/** clock: the chaos workload's clock (HistoryRecorder times), in Unix ms. */
+export const clock = (): number => performance.timeOrigin + performance.now();
+
 export class Topology {
   readonly id = randomBytes(3).toString('hex');
   readonly bridgeNs = `dkvbr-${this.id}`;
@@ -159,7 +172,14 @@ export class Topology {
   private readonly created: string[] = [];
   private readonly procs = new Map<number, ChildProcess>();
   private rules: Rule[] = [];
+  /**
+   * ruleHistory: every DROP rule with the interval it was in force, on the workload's clock
+   * (performance.timeOrigin + performance.now()). `from` is taken after iptables returned and
+   * `to` before the flush began, so an interval never claims more than the rule's real life.
+   */
+  readonly ruleHistory: Array<Rule & { from: number; to: number }> = [];
   private readonly paths: string[] = [];
+  private readonly mounts: string[] = [];
   private destroyed = false;
 
   private constructor(
@@ -190,7 +210,7 @@ export class Topology {
 
   private register(): void {
     mkdirSync(REGISTRY, { recursive: true });
-    writeFileSync(join(REGISTRY, `${this.id}.json`), JSON.stringify({ pid: process.pid, namespaces: this.created, paths: this.paths }));
+    writeFileSync(join(REGISTRY, `${this.id}.json`), JSON.stringify({ pid: process.pid, namespaces: this.created, paths: this.paths, mounts: this.mounts }));
   }
 
   private async addNs(name: string): Promise<void> {
@@ -259,6 +279,36 @@ export class Topology {
     const flag = chain === 'INPUT' ? '-s' : '-d';
     await this.exec(this.nsOf(node), ['iptables', '-w', '-A', chain, flag, peer, '-j', 'DROP']);
     this.rules.push({ node, chain, peer });
+    this.ruleHistory.push({ node, chain, peer, from: clock(), to: Infinity });
+  }
+
+  /**
+   * canTalk: nodes a and b (1-based) could exchange a message both ways at some instant in
+   * [from, to] according to the DROP rules in force then (false only if every instant of the
+   * window had a rule cutting a -> b or b -> a).
+   */
+  canTalk(a: number, b: number, from: number, to: number): boolean {
+    if (a === b) return true;
+    const ipA = this.ipOf(a);
+    const ipB = this.ipOf(b);
+    const cuts = this.ruleHistory
+      .filter(
+        (r) =>
+          (r.node === a && r.chain === 'OUTPUT' && r.peer === ipB) ||
+          (r.node === b && r.chain === 'INPUT' && r.peer === ipA) ||
+          (r.node === b && r.chain === 'OUTPUT' && r.peer === ipA) ||
+          (r.node === a && r.chain === 'INPUT' && r.peer === ipB),
+      )
+      .filter((r) => r.to >= from && r.from <= to)
+      .sort((x, y) => x.from - y.from);
+    // Is [from, to] covered by the union of the cut intervals?
+    let covered = from;
+    for (const c of cuts) {
+      if (c.from > covered) return true;
+      covered = Math.max(covered, c.to);
+      if (covered >= to) return false;
+    }
+    return covered < to;
   }
 
   /** cut drops every packet between nodes a and b, both ways (rules on both sides). */
@@ -304,6 +354,8 @@ export class Topology {
 
   /** heal flushes the rules of every node namespace. */
   async heal(): Promise<void> {
+    const at = clock();
+    for (const r of this.ruleHistory) if (r.to === Infinity) r.to = at;
     for (let i = 1; i <= this.nodes; i++) await this.exec(this.nsOf(i), ['iptables', '-w', '-F']);
     this.rules = [];
   }
@@ -317,6 +369,27 @@ export class Topology {
   removeOnDestroy(path: string): void {
     if (!path.startsWith(join(tmpdir(), 'dkv-chaos-'))) throw new Error(`removeOnDestroy: ${path} is not a chaos temp directory`);
     this.paths.push(path);
+    this.register();
+  }
+
+  /**
+   * mountTmpfs mounts a tmpfs of `bytes` on `path`, a directory inside one of this run's temp
+   * directories (T14's small disk); it is unmounted by umount() or at teardown (also after a
+   * crashed run, through the registry).
+   */
+  mountTmpfs(path: string, bytes: number): void {
+    if (!path.startsWith(join(tmpdir(), 'dkv-chaos-'))) throw new Error(`mountTmpfs: ${path} is not inside a chaos temp directory`);
+    mkdirSync(path, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', path]);
+    this.mounts.push(path);
+    this.register();
+  }
+
+  umount(path: string): void {
+    const i = this.mounts.indexOf(path);
+    if (i < 0) throw new Error(`umount: ${path} was not mounted by this topology`);
+    execFileSync('umount', [path]);
+    this.mounts.splice(i, 1);
     this.register();
   }
 
@@ -346,6 +419,7 @@ export class Topology {
         /* gone */
       }
     }
+    for (const m of this.mounts) umountQuiet(m);
     for (const p of this.paths) rmSync(p, { recursive: true, force: true });
     rmSync(join(REGISTRY, `${this.id}.json`), { force: true });
     live.delete(this);
@@ -408,6 +482,8 @@ export class NsNode {
   starts = 0;
   /** crashes: exits nobody asked for (not SIGKILL / SIGTERM from the test): always a finding. */
   readonly crashes: { at: number; code: number | null; signal: string | null; tail: string }[] = [];
+  /** crashPointExits: exits at a crash point the test armed (DKV_CRASH_AT), not crashes. */
+  readonly crashPointExits: { at: number; line: string }[] = [];
   private exited = true;
   private expectExit = false;
 
@@ -439,7 +515,7 @@ export class NsNode {
   }
 
   /** start spawns the node with `seeds` and resolves once it prints its serving line. */
-  async start(seeds: string[]): Promise<void> {
+  async start(seeds: string[], env?: Record<string, string>, extraArgs: string[] = []): Promise<void> {
     if (this.running) throw new Error(`${this.id} is already running`);
     for (const s of seeds) assertTestTarget(s, this.topo.allowed);
     const argv = [
@@ -452,8 +528,9 @@ export class NsNode {
       '--log-level', process.env.DKV_CHAOS_LOG ?? 'info',
       ...(seeds.length ? ['--seeds', seeds.join(',')] : []),
       ...this.opts.args,
+      ...extraArgs,
     ];
-    const proc = this.topo.spawn(this.topo.nsOf(this.opts.number), argv);
+    const proc = this.topo.spawn(this.topo.nsOf(this.opts.number), argv, env ? { env: { ...process.env, ...env } } : {});
     this.proc = proc;
     this.pid = proc.pid ?? 0;
     this.exited = false;
@@ -463,7 +540,15 @@ export class NsNode {
     proc.once('exit', (code, signal) => {
       if (this.proc !== proc) return;
       this.exited = true;
-      if (!this.expectExit) this.crashes.push({ at: Date.now(), code, signal, tail: this.tail(40) });
+      if (this.expectExit) return;
+      const at = Date.now();
+      // An armed crash point (DKV_CRASH_AT) kills the node with SIGKILL after saying so on
+      // stderr: judged once stderr is read to its end ('close').
+      proc.once('close', () => {
+        const said = this.logs.slice(-5).find((l) => l.line.includes('DKV_CRASH_AT: crashing at'));
+        if (signal === 'SIGKILL' && env?.DKV_CRASH_AT !== undefined && said) this.crashPointExits.push({ at, line: said.line });
+        else this.crashes.push({ at, code, signal, tail: this.tail(40) });
+      });
     });
     createInterface({ input: proc.stderr! }).on('line', (l) => {
       const t = Date.parse(l.slice(0, 24));

@@ -71,8 +71,8 @@ export function writeReport(run: ChaosRun, opts: { label?: string; wallMs: numbe
 /** table: the report's one-screen table (also printed by the test and the soak). */
 export function table(phases: PhaseResult[]): string {
   const rows = [
-    '| phase | faults injected | ops ok | failed | indeterminate | lost | phantoms | dominated | divergent keys | stale reads | converge ms | result |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| phase | faults injected | ops ok | failed | indeterminate | lost | phantoms | dominated | divergent keys | stale reads | converge ms | scenario checks | result |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
   ];
   for (const p of phases) {
     const faults = p.faults
@@ -81,10 +81,19 @@ export function table(phases: PhaseResult[]): string {
       .reduce<Map<string, number>>((m, k) => m.set(k, (m.get(k) ?? 0) + 1), new Map());
     const fs = p.scenario === 'final' ? '(whole run)' : [...faults].map(([k, c]) => (c > 1 ? `${k} ×${c}` : k)).join(', ') || 'none';
     rows.push(
-      `| ${p.name} | ${fs} | ${p.ops.ok} | ${p.ops.failed} | ${p.ops.indeterminate} | ${p.lost} | ${p.phantoms} | ${p.dominated} | ${p.divergentKeys} | ${pct(p.staleReadFraction)} | ${p.convergeMs} | ${p.ok ? 'pass' : '**FAIL**'} |`,
+      `| ${p.name} | ${fs} | ${p.ops.ok} | ${p.ops.failed} | ${p.ops.indeterminate} | ${p.lost} | ${p.phantoms} | ${p.dominated} | ${p.divergentKeys} | ${pct(p.staleReadFraction)} | ${p.convergeMs} | ${checksCell(p)} | ${p.ok ? 'pass' : '**FAIL**'} |`,
     );
   }
   return rows.join('\n');
+}
+
+/** checksCell: the asserted scenario checks passed (watch, strict, crash points, placement, disk full, ...), and which failed. */
+function checksCell(p: PhaseResult): string {
+  const asserted = p.checks.filter((c) => c.asserted);
+  if (asserted.length === 0) return '-';
+  const failed = asserted.filter((c) => !c.ok);
+  const tags = [...new Set(asserted.map((c) => (/^watch/.test(c.name) ? 'watch' : /^(T\d+)/.exec(c.name)?.[1] ?? 'other')))];
+  return `${asserted.length - failed.length}/${asserted.length} (${tags.join(', ')})${failed.length ? ` **failed: ${failed.map((c) => c.name.slice(0, 60)).join('; ')}**` : ''}`;
 }
 
 function markdown(run: ChaosRun, ok: boolean, opts: { label?: string; wallMs: number; note?: string; error?: string }, final?: PhaseResult): string {

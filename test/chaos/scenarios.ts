@@ -15,9 +15,16 @@
  * Pauses in the fault schedule (how long a partition or a dead node lasts) are the schedule
  * itself, not waits for a condition; every condition is polled with a deadline (eventually).
  */
+import { closeSync, cpSync, mkdirSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { SeededRandom } from '../../src/time/random.js';
 import { Liveness } from '../../src/generated/dkv/v1/admin.js';
 import {
+  checkStrictReads,
+  checkStrictWriteQuorum,
+  checkWatchCompleteness,
+  type QuorumModel,
+  type WatchEvent,
   checkConvergence,
   checkNoDominatedSiblings,
   checkNoLostWrites,
@@ -31,13 +38,15 @@ import {
 } from '../checkers/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { preferenceOf } from '../helpers/inspect.js';
+import type { CrashPointName } from '../../src/node/crash-point.js';
 import { ChaosCluster, type ChaosClusterOptions } from './cluster.js';
 import type { NsNode } from './netns.js';
 import { Workload, type OpCounts } from './workload.js';
+import { clock } from './netns.js';
 
 /** MIX: faults of T2, T4, T6 and T8 drawn at random, a partition and a process fault at once. */
-export type Scenario = 'T1' | 'T2' | 'T4' | 'T6' | 'T8' | 'T11' | 'T15' | 'MIX';
-export const ALL_SCENARIOS: Scenario[] = ['T1', 'T2', 'T4', 'T6', 'T8', 'T11', 'T15', 'MIX'];
+export type Scenario = 'T1' | 'T2' | 'T3' | 'T4' | 'T5' | 'T6' | 'T8' | 'T11' | 'T13' | 'T14' | 'T15' | 'MIX';
+export const ALL_SCENARIOS: Scenario[] = ['T1', 'T2', 'T3', 'T4', 'T5', 'T6', 'T8', 'T11', 'T13', 'T14', 'T15', 'MIX'];
 
 /** Scale: the schedule's durations (ms) and counts. */
 export interface Scale {
@@ -50,6 +59,8 @@ export interface Scale {
   stopMs: [number, number];
   wipeLoadMs: number;
   t11Keys: number;
+  /** t13Keys: keys written before the moves so that the streams carry data. */
+  t13Keys: number;
   delayMs: number;
   lossMs: number;
   mixMs: number;
@@ -66,6 +77,7 @@ export const CI_SCALE: Scale = {
   stopMs: [5_000, 7_000],
   wipeLoadMs: 5_000,
   t11Keys: 100,
+  t13Keys: 200,
   delayMs: 8_000,
   lossMs: 6_000,
   mixMs: 30_000,
@@ -82,6 +94,7 @@ export const SOAK_SCALE: Scale = {
   stopMs: [5_000, 15_000],
   wipeLoadMs: 10_000,
   t11Keys: 100,
+  t13Keys: 500,
   delayMs: 20_000,
   lossMs: 10_000,
   mixMs: 90_000,
@@ -95,7 +108,7 @@ const T4_SERVE_WITHIN_MS = 5_000;
 const JOIN_WITHIN_MS = 90_000;
 
 /** Event kinds that record the schedule's progress or a recovery rather than a fault. */
-export const NOT_FAULTS: ReadonlySet<string> = new Set(['heal', 'serving', 'not-serving', 'hints-drained', 'down', 'writes', 'links-clean', 'none', 'restart', 'sigcont', 'rejoined', 'write-through-wiped']);
+export const NOT_FAULTS: ReadonlySet<string> = new Set(['join', 'joined', 'decommission', 'left', 'cleanup', 'space-returned', 'heal', 'serving', 'not-serving', 'hints-drained', 'down', 'writes', 'links-clean', 'none', 'restart', 'sigcont', 'rejoined', 'write-through-wiped']);
 
 export interface FaultEvent {
   at: number;
@@ -165,6 +178,8 @@ export class ChaosRun {
   /** crashesSeen: per node, how many of its crashes a phase has already reported. */
   private readonly crashesSeen = new Map<string, number>();
   private workload!: Workload;
+  /** excluded: nodes the load leaves alone for now (T5 arms one for a crash on a chosen write). */
+  private readonly excluded = new Set<NsNode>();
   private log: (line: string) => void;
 
   private constructor(
@@ -184,6 +199,7 @@ export class ChaosRun {
     const log = o.log ?? (() => undefined);
     const cluster = await ChaosCluster.start({
       nodes: 5,
+      spares: 1,
       proxy: true,
       args: ['--hinted-handoff', 'on', '--anti-entropy-interval', '2s'],
       log,
@@ -245,11 +261,15 @@ export class ChaosRun {
     const body = {
       T1: (p: PhaseCtx) => this.t1(p),
       T2: (p: PhaseCtx) => this.t2(p),
+      T3: (p: PhaseCtx) => this.t2(p),
       T4: (p: PhaseCtx) => this.t4(p),
       T6: (p: PhaseCtx) => this.t6(p),
       T8: (p: PhaseCtx) => this.t8(p),
       T11: (p: PhaseCtx) => this.t11(p),
       T15: (p: PhaseCtx) => this.t15(p),
+      T14: (p: PhaseCtx) => this.t14(p),
+      T5: (p: PhaseCtx) => this.t5(p),
+      T13: (p: PhaseCtx) => this.t13(p),
       MIX: (p: PhaseCtx) => this.mix(p),
     }[scenario];
     return this.phase(name, scenario, body);
@@ -473,6 +493,383 @@ export class ChaosRun {
     });
   }
 
+  /**
+   * t5: crash points. For each point a node is restarted with DKV_CRASH_AT=<point>:<count>
+   * (src/node/crash-point.ts), the window is provoked under the load, and the node kills itself
+   * with SIGKILL inside it; then it restarts normally. Asserted for each: the node did crash
+   * there (within 60 s), its LevelDB opened again (it printed its serving line, no log line
+   * mentions corruption) and it serves a read coordinated over its full preference list; the
+   * history checkers then require 0 lost acknowledged writes, as in T4.
+   */
+  private async t5(p: PhaseCtx): Promise<void> {
+    type Arm = { point: CrashPointName; count: number };
+    const points: Array<Arm & { wipe?: boolean; args?: string[]; before?: { arm: Arm; provoke: (victim: NsNode) => Promise<void> }; provoke: (victim: NsNode) => Promise<void> }> = [
+      // A primary coordinating a write: the load does it all the time.
+      { point: 'coordinator.local-written', count: 5, provoke: async () => undefined },
+      // The victim holds hints for another node B: B dies, writes through the victim on keys both
+      // are primaries of, B comes back, the victim replays.
+      {
+        point: 'hints.delivered',
+        count: 1,
+        provoke: async (victim) => {
+          const b = this.pickNode(this.cluster.nodes.filter((n) => n !== victim));
+          const ring = await this.cluster.fullRing();
+          const keys: string[] = [];
+          for (let i = 0; keys.length < 20 && i < 2_000; i++) {
+            const k = `${p.name}:t5h:${i}`;
+            const pref = preferenceOf(ring, k);
+            if (pref.includes(victim.id) && pref.includes(b.id)) keys.push(k);
+          }
+          await b.signal('SIGKILL');
+          this.event(p.name, 'kill -9', `${b.id}, so that ${victim.id} holds hints for it`);
+          for (const k of keys) await this.workload.put(p.name, `${p.name}/hinted`, victim, k);
+          await this.cluster.restart(b);
+          this.event(p.name, 'restart', `${b.id}: ${victim.id} replays its hints`);
+        },
+      },
+      // A wiped node takes its tokens back and streams its ranges again.
+      { point: 'stream.merged', count: 1, wipe: true, provoke: async () => undefined },
+      // Mid-exchange. The node first crashes right after a local write of a key nobody reads
+      // (meanwhile the load is kept off it and it is cut off from its peers, so that no
+      // forwarded write comes first): a version only it holds, no hint anywhere, no read
+      // repair. It restarts armed; the first exchange that finds that difference, its own or a
+      // peer's, crashes it in the middle.
+      {
+        point: 'merkle.exchange',
+        count: 1,
+        args: ['--anti-entropy-interval', '300ms'],
+        before: {
+          arm: { point: 'coordinator.local-written', count: 1 },
+          provoke: async (victim) => {
+            const [k] = await this.victimKeys(p, victim, 't5m', 1);
+            await this.workload.put(p.name, `${p.name}/local-only`, victim, k, undefined, 1);
+          },
+        },
+        provoke: async () => undefined,
+      },
+    ];
+    /** arm restarts the victim armed; the function it returns waits for the crash. */
+    const arm = async (victim: NsNode, a: Arm, args: string[] = []): Promise<() => Promise<void>> => {
+      const exits = victim.crashPointExits.length;
+      await this.cluster.restart(victim, { DKV_CRASH_AT: `${a.point}:${a.count}` }, args);
+      this.event(p.name, 'restart', `${victim.id} armed at ${a.point}:${a.count}${args.length ? ` (${args.join(' ')})` : ''}`);
+      return () => eventually(
+        async () => {
+          if (victim.crashPointExits.length === exits) throw new Error(`${victim.id} has not reached ${a.point} ${a.count} time(s)`);
+        },
+        { timeoutMs: 60_000, intervalMs: 100, what: `${victim.id} crashing at ${a.point}` },
+      ).then(() => this.event(p.name, `crash-point:${a.point}`, `${victim.id} killed itself (SIGKILL) at ${a.point}`));
+    };
+    for (const { point, count, wipe, args, before, provoke } of points) {
+      await sleep(this.rand(...this.scale.upMs));
+      const victim = this.pickNode();
+      await victim.signal('SIGKILL');
+      if (wipe) victim.wipe();
+      this.event(p.name, wipe ? 'kill -9 + wipe' : 'kill -9', `${victim.id}, to restart it with DKV_CRASH_AT=${point}:${count}`);
+      let crashed = false;
+      try {
+        if (before) {
+          // Keep the load off the victim while it is armed for the first crash.
+          this.excluded.add(victim);
+          await this.cluster.topo.isolate(victim.opts.number);
+          this.event(p.name, 'partition:alone', `${victim.id}: only the test's writes reach it`);
+          try {
+            const wait = await arm(victim, before.arm);
+            await before.provoke(victim);
+            await wait();
+          } finally {
+            this.excluded.delete(victim);
+            await this.cluster.topo.heal();
+            this.event(p.name, 'heal', victim.id);
+          }
+        }
+        const wait = await arm(victim, { point, count }, args);
+        await provoke(victim);
+        await wait();
+        crashed = true;
+      } catch (e) {
+        p.evidence.push(errMsg(e));
+        if (victim.running) await victim.signal('SIGKILL');
+      }
+      await sleep(this.rand(...this.scale.deadMs));
+      const t0 = Date.now();
+      let reopened = '';
+      try {
+        await this.cluster.restart(victim);
+        this.event(p.name, 'restart', `${victim.id} after its crash at ${point}`);
+        const corrupt = victim.logsBetween(t0, Date.now() + 1_000).filter((l) => /corrupt|repair(ing|ed) (the )?(db|database|leveldb)/i.test(l));
+        if (corrupt.length) reopened = `log mentions corruption: ${corrupt[0].slice(0, 200)}`;
+      } catch (e) {
+        reopened = `did not start again: ${errMsg(e).slice(0, 300)}`;
+      }
+      let servingMs = -1;
+      if (!reopened)
+        try {
+          // A wiped node is still JOINING (streaming): it answers reads once it owns ranges again.
+          await eventually(
+            async () => {
+              const r = await this.cluster.agent.get(victim.address, `${p.name}:probe`, {}, 2_000);
+              if (Number(r.receipt?.n ?? 0) < 3) throw new Error(`receipt n = ${r.receipt?.n}`);
+            },
+            { timeoutMs: wipe ? JOIN_WITHIN_MS : 30_000, intervalMs: 100, what: `${victim.id} serving after its crash at ${point}` },
+          );
+          servingMs = Date.now() - t0;
+        } catch (e) {
+          reopened = errMsg(e);
+        }
+      if (wipe && !reopened)
+        try {
+          // It finishes the interrupted stream (resuming at its saved cursor) and owns its tokens again.
+          await this.cluster.waitRing(this.cluster.nodes, JOIN_WITHIN_MS);
+          this.event(p.name, 'rejoined', `${victim.id} owns tokens again, every node agrees on the ring`);
+        } catch (e) {
+          reopened = `did not finish rejoining: ${errMsg(e)}`;
+        }
+      p.checks.push({
+        name: `T5 crash at ${point}: LevelDB reopens and the node serves again`,
+        ok: crashed && !reopened && servingMs >= 0,
+        detail: `${victim.id}: ${crashed ? `crashed at ${point} (${count}${count === 1 ? 'st' : 'th'} arrival)` : `NEVER reached ${point} within 60 s`}; ${reopened || `serving ${servingMs} ms after its restart`}`,
+        asserted: true,
+      });
+    }
+  }
+
+  /**
+   * t13: scale out and in under load. A spare node (its own namespace, never started) joins
+   * through seeds while another node is cut off; once the ring has it, a member is asked to
+   * decommission itself (SDK Admin.decommission, through the client worker) while a third node
+   * is cut off; once it is LEFT it is stopped and becomes the spare (new id, empty directory).
+   * Then every node runs cleanup (SDK Admin.cleanup) and each node's records of every key of
+   * the run are compared with the keys' preference lists: every key a node holds must be on
+   * all N of its replicas (polled, after hints drain) and on no other node.
+   */
+  private async t13(p: PhaseCtx): Promise<void> {
+    const topo = this.cluster.topo;
+    const spare = this.cluster.spares[0];
+    if (!spare) {
+      p.checks.push({ name: 'T13 skipped', ok: true, detail: 'no spare node in this cluster', asserted: false });
+      return;
+    }
+    const writers = () => this.cluster.nodes.filter((n) => n.available);
+    let acked = 0;
+    for (let i = 0; i < this.scale.t13Keys; i++) if ((await this.workload.put(p.name, `${p.name}/bulk`, this.pickNode(writers()), `${p.name}:bulk:${i}`)).outcome === 'ok') acked++;
+    this.event(p.name, 'writes', `${acked}/${this.scale.t13Keys} keys written before the moves`);
+
+    // Join, with a partition while it streams.
+    const t0 = Date.now();
+    await spare.start(this.cluster.nodes.map((n) => n.advertised));
+    this.event(p.name, 'join', `${spare.id} started with seeds: joining`);
+    const cut1 = this.pickNode();
+    await topo.isolate(cut1.opts.number);
+    this.event(p.name, 'partition:alone', `${cut1.id} during the join, for ${this.scale.partitionMs[0]} ms`);
+    await sleep(this.scale.partitionMs[0]);
+    await topo.heal();
+    this.event(p.name, 'heal', cut1.id);
+    await this.cluster.waitRing([...this.cluster.nodes, spare], JOIN_WITHIN_MS, this.cluster.nodes.length + 1);
+    this.cluster.spares.splice(this.cluster.spares.indexOf(spare), 1);
+    this.cluster.nodes.push(spare);
+    this.event(p.name, 'joined', `${spare.id} NORMAL, every node agrees on a ring of ${this.cluster.nodes.length}, ${Date.now() - t0} ms after its start`);
+
+    // Decommission another member, with a partition while it streams.
+    const leaving = this.pickNode(this.cluster.nodes.filter((n) => n !== spare));
+    const t1 = Date.now();
+    const d = await this.cluster.agent.decommission(leaving.address);
+    this.event(p.name, 'decommission', `${leaving.id}: ${d.plan.length} range moves planned`);
+    const cut2 = this.pickNode(this.cluster.nodes.filter((n) => n !== leaving));
+    await topo.isolate(cut2.opts.number);
+    this.event(p.name, 'partition:alone', `${cut2.id} during the decommission, for ${this.scale.partitionMs[0]} ms`);
+    await sleep(this.scale.partitionMs[0]);
+    await topo.heal();
+    this.event(p.name, 'heal', cut2.id);
+    const staying = this.cluster.nodes.filter((n) => n !== leaving);
+    await this.cluster.waitRing(staying, JOIN_WITHIN_MS, staying.length);
+    this.event(p.name, 'left', `${leaving.id} handed its ranges over and left the ring, ${Date.now() - t1} ms after the request`);
+    await leaving.signal('SIGKILL');
+    this.cluster.nodes.splice(this.cluster.nodes.indexOf(leaving), 1);
+    // It becomes the spare: a new node next time (a new id, an empty directory).
+    const gen = (leaving.opts.id.match(/r(\d+)$/)?.[1] ?? '1') as string;
+    leaving.opts.id = `n${leaving.opts.number}r${Number(gen) + 1}`;
+    leaving.opts.dataDir = join(this.cluster.dataRoot, leaving.opts.id);
+    this.cluster.spares.push(leaving);
+
+    // Cleanup everywhere, then every key where its preference list says.
+    await this.cluster.waitHintsDrained(30_000);
+    const cleaned: string[] = [];
+    for (const n of this.cluster.nodes) {
+      const c = await this.cluster.agent.cleanup(n.address);
+      cleaned.push(`${n.id}: ${c.operation?.message ?? '?'}`);
+    }
+    this.event(p.name, 'cleanup', cleaned.join('; ').slice(0, 400));
+    const keys = [...new Set(this.workload.rec.history().map((o) => o.key))];
+    let placement = { missing: [] as string[], extra: [] as string[], held: 0 };
+    const measure = async () => {
+      const ring = await this.cluster.fullRing();
+      const holders = new Map<string, Set<string>>();
+      for (const n of this.cluster.nodes)
+        for (let i = 0; i < keys.length; i += 200)
+          for (const r of await this.cluster.agent.replicaRead(n.address, keys.slice(i, i + 200)))
+            if (r.versions.length > 0) {
+              let h = holders.get(r.key);
+              if (!h) holders.set(r.key, (h = new Set()));
+              h.add(n.id);
+            }
+      const missing: string[] = [];
+      const extra: string[] = [];
+      for (const [k, h] of holders) {
+        const pref = preferenceOf(ring, k);
+        for (const id of pref) if (!h.has(id)) missing.push(`${k} not on ${id}`);
+        for (const id of h) if (!pref.includes(id)) extra.push(`${k} still on ${id}`);
+      }
+      return { missing, extra, held: holders.size };
+    };
+    try {
+      await eventually(
+        async () => {
+          placement = await measure();
+          if (placement.missing.length) throw new Error(`${placement.missing.length} replicas missing, e.g. ${placement.missing[0]}`);
+        },
+        { timeoutMs: 30_000, intervalMs: 500, what: 'every key on its N replicas' },
+      );
+    } catch (e) {
+      p.evidence.push(errMsg(e));
+    }
+    p.checks.push({
+      name: 'T13 every key on its N replicas after the join and the decommission',
+      ok: placement.missing.length === 0 && placement.held > 0,
+      detail: `${placement.held} keys of the run held; ${placement.missing.length} replicas missing${placement.missing.length ? ` (${placement.missing.slice(0, 5).join('; ')})` : ''}`,
+      asserted: true,
+    });
+    p.checks.push({
+      name: 'T13 no copy left outside the preference lists after cleanup',
+      ok: placement.extra.length === 0,
+      detail: `${placement.extra.length} copies outside${placement.extra.length ? ` (${placement.extra.slice(0, 5).join('; ')})` : ''}`,
+      asserted: true,
+    });
+  }
+
+  /** victimKeys: `count` fresh keys of the phase that `victim` is a primary of. */
+  private async victimKeys(p: PhaseCtx, victim: NsNode, tag: string, count: number): Promise<string[]> {
+    const ring = await this.cluster.fullRing();
+    const keys: string[] = [];
+    for (let i = 0; keys.length < count && i < 50 * count; i++) {
+      const k = `${p.name}:${tag}:${i}`;
+      if (preferenceOf(ring, k).includes(victim.id)) keys.push(k);
+    }
+    return keys;
+  }
+
+  /**
+   * t14: disk full on one node. Its data moves onto a small tmpfs of its own (kill -9, copy,
+   * restart), a filler file takes every free byte, and under the load we also send W = 1
+   * writes through it on keys it is a primary of (it writes locally first): each must fail
+   * with RESOURCE_EXHAUSTED (STORAGE_FULL) or, if acknowledged, be found later (the lost-write
+   * checker holds every probe). The node must keep running and answering. Then the filler is
+   * deleted and the same kind of write through it must succeed again (polled). Finally the
+   * node moves back to its own directory (kill -9, copy, restart).
+   */
+  private async t14(p: PhaseCtx): Promise<void> {
+    await sleep(1_000);
+    const victim = this.pickNode();
+    const home = victim.opts.dataDir;
+    const mnt = join(this.cluster.dataRoot, `${victim.id}-small-disk`);
+    await victim.signal('SIGKILL');
+    this.event(p.name, 'kill -9', `${victim.id}, to move its data onto a 48 MiB tmpfs`);
+    this.cluster.topo.mountTmpfs(mnt, 48 * 1024 * 1024);
+    const small = join(mnt, 'data');
+    cpSync(home, small, { recursive: true });
+    victim.opts.dataDir = small;
+    const filler = join(mnt, 'filler');
+    try {
+      await this.cluster.restart(victim);
+      this.event(p.name, 'restart', `${victim.id} on the small disk`);
+      // Fill every free byte: 1 MiB writes, then 4 KiB ones, until ENOSPC.
+      const fd = openSync(filler, 'w');
+      let filled = 0;
+      try {
+        for (const chunk of [Buffer.alloc(1 << 20, 1), Buffer.alloc(4096, 1), Buffer.alloc(64, 1)])
+          for (;;) {
+            try {
+              filled += writeSync(fd, chunk);
+            } catch (e) {
+              if ((e as NodeJS.ErrnoException).code === 'ENOSPC') break;
+              throw e;
+            }
+          }
+      } finally {
+        closeSync(fd);
+      }
+      this.event(p.name, 'disk-full', `${victim.id}: a ${(filled / 2 ** 20).toFixed(1)} MiB filler took every free byte of its disk`);
+      const probes = await this.victimKeys(p, victim, 't14', 40);
+      const outcomes: string[] = [];
+      let exhausted = 0;
+      let otherErrors = 0;
+      let acked = 0;
+      for (const k of probes) {
+        const op = await this.workload.put(p.name, `${p.name}/full`, victim, k, undefined, 1);
+        const err = this.workload.meta.get(op.id)?.error ?? '';
+        if (op.outcome === 'ok') acked++;
+        else if (/^RESOURCE_EXHAUSTED/.test(err)) exhausted++;
+        else {
+          otherErrors++;
+          if (outcomes.length < 3) outcomes.push(`${k}: ${err.slice(0, 160)}`);
+        }
+        await sleep(50);
+      }
+      const status = await this.cluster.agent.status(victim.address).then(
+        () => 'answers Status',
+        (e) => `Status failed: ${errMsg(e)}`,
+      );
+      this.event(p.name, 'writes', `${probes.length} W=1 writes via full ${victim.id}: ${exhausted} RESOURCE_EXHAUSTED, ${acked} acknowledged, ${otherErrors} other errors`);
+      p.checks.push({
+        name: 'T14 writes through the full node fail with RESOURCE_EXHAUSTED, never acknowledged as its only copy',
+        ok: exhausted > 0 && otherErrors === 0 && victim.running && status === 'answers Status',
+        detail: `${probes.length} W=1 writes via ${victim.id} (a primary of each key): ${exhausted} RESOURCE_EXHAUSTED, ${acked} acknowledged (each held by the lost-write checker), ${otherErrors} other errors${outcomes.length ? ` (${outcomes.join('; ')})` : ''}; the node ${victim.running ? 'runs' : 'DIED'} and ${status}`,
+        asserted: true,
+      });
+      await sleep(Math.max(1_000, this.scale.wipeLoadMs / 2));
+      unlinkSync(filler);
+      this.event(p.name, 'space-returned', `${victim.id}: filler deleted`);
+      const t0 = Date.now();
+      let recovered = -1;
+      let last = '';
+      try {
+        const again = await this.victimKeys(p, victim, 't14-after', 200);
+        let i = 0;
+        await eventually(
+          async () => {
+            const k = again[i++ % again.length];
+            const op = await this.workload.put(p.name, `${p.name}/recovered`, victim, k, undefined, 1);
+            if (op.outcome !== 'ok') throw new Error((last = this.workload.meta.get(op.id)?.error ?? op.outcome));
+          },
+          { timeoutMs: 30_000, intervalMs: 250, what: `a W=1 write via ${victim.id} once space returned` },
+        );
+        recovered = Date.now() - t0;
+      } catch (e) {
+        p.evidence.push(errMsg(e));
+      }
+      p.checks.push({
+        name: 'T14 the node recovers when space returns',
+        ok: recovered >= 0 && victim.running,
+        detail: recovered >= 0 ? `a W=1 write via ${victim.id} acknowledged ${recovered} ms after the filler was deleted` : `no W=1 write via ${victim.id} acknowledged within 30 s of the filler's deletion (last: ${last.slice(0, 200)})`,
+        asserted: true,
+      });
+      await sleep(Math.max(1_000, this.scale.wipeLoadMs / 2));
+    } finally {
+      rmSync(filler, { force: true });
+      // Back to its own directory.
+      await victim.signal('SIGKILL');
+      rmSync(home, { recursive: true, force: true });
+      mkdirSync(home, { recursive: true });
+      cpSync(small, home, { recursive: true });
+      victim.opts.dataDir = home;
+      this.cluster.topo.umount(mnt);
+      rmSync(mnt, { recursive: true, force: true });
+      this.event(p.name, 'kill -9', `${victim.id}, to move its data back to its own directory`);
+      await this.cluster.restart(victim);
+      this.event(p.name, 'restart', victim.id);
+    }
+  }
+
   private async t15(p: PhaseCtx): Promise<void> {
     if (!this.cluster.opts.proxy) {
       p.checks.push({ name: 'T15 skipped', ok: true, detail: 'no proxies in this cluster', asserted: false });
@@ -490,8 +887,16 @@ export class ChaosRun {
     await this.cluster.setLinks({ delayMs: 0, jitterMs: 0, loss: 0 });
     const t2 = Date.now();
     this.event(p.name, 'links-clean', 'delay and loss off');
+    // Only declarations about current members count: a node that left the ring (T13) and was
+    // stopped is rightly declared DOWN whenever its former peers get to it.
+    const members = new Set(this.cluster.nodes.map((n) => n.id));
     const downsIn = (a: number, b: number) =>
-      this.cluster.nodes.flatMap((n) => n.logsBetween(a, b).filter((l) => / is DOWN/.test(l)).map((l) => `${n.id}: ${l.slice(0, 120)}`));
+      this.cluster.nodes.flatMap((n) =>
+        n
+          .logsBetween(a, b)
+          .filter((l) => / is DOWN/.test(l) && members.has(/\] (\S+) is DOWN/.exec(l)?.[1] ?? ''))
+          .map((l) => `${n.id}: ${l.slice(0, 120)}`),
+      );
     const delayDowns = downsIn(t0, t1 + 500);
     const lossDowns = downsIn(t1 + 500, t2 + 500);
     p.checks.push({
@@ -576,14 +981,23 @@ export class ChaosRun {
     this.log(`phase ${name} (${scenario})`);
     const keys = Array.from({ length: 4 }, (_, i) => `${name}:hot${i}`);
     const p: PhaseCtx = { name, keys, checks: [], evidence: [] };
+    const mode = PHASE_MODE[scenario] ?? {};
+    if (mode.strict) this.workload.strictPhases.add(name);
+    let watcher: Watcher | undefined;
+    let error: string | undefined;
+    if (mode.watch)
+      try {
+        watcher = await this.startWatcher(name);
+      } catch (e) {
+        error = `watch did not start: ${errMsg(e)}`;
+      }
     const load = this.workload.start(
       name,
       keys,
-      () => this.cluster.nodes.filter((n) => n.available),
-      () => this.cluster.nodes.filter((n) => n.running),
+      () => this.cluster.nodes.filter((n) => n.available && !this.excluded.has(n)),
+      () => this.cluster.nodes.filter((n) => n.running && !this.excluded.has(n)),
       this.scale.clients,
     );
-    let error: string | undefined;
     try {
       await body(p);
     } catch (e) {
@@ -597,13 +1011,172 @@ export class ChaosRun {
       error = (error ? `${error}; ` : '') + `heal failed: ${errMsg(e)}`;
     }
     const result = await this.check(name, scenario, (k) => k.startsWith(`${name}:`), t0, p);
+    const extra: Check[] = [];
+    try {
+      if (mode.strict) extra.push(...(await this.strictChecks(name, result)));
+      if (scenario === 'T2') extra.push(await this.sloppyUnderQuorum(name));
+    } catch (e) {
+      extra.push({ name: 'quorum model', ok: false, detail: `could not build it: ${errMsg(e)}`, asserted: true });
+    }
+    if (watcher) extra.push(await this.finishWatcher(name, watcher, result));
+    result.checks.push(...extra);
+    if (extra.some((c) => c.asserted && !c.ok)) result.ok = false;
     if (error) {
       result.error = error;
       result.ok = false;
     }
+    result.durationMs = Date.now() - t0;
     this.phases.push(result);
     this.log(`  ${result.ok ? 'PASS' : 'FAIL'} ${name}: ops ok ${result.ops.ok}, failed ${result.ops.failed}, indeterminate ${result.ops.indeterminate}; lost ${result.lost}, phantoms ${result.phantoms}, dominated ${result.dominated}, divergent ${result.divergentKeys}; stale reads ${(result.staleReadFraction * 100).toFixed(1)}%; converged in ${result.convergeMs} ms`);
     return result;
+  }
+
+  /**
+   * strictChecks (T3): every request of the phase was strict. No acknowledged write may have
+   * had fewer than W of its key's ring primaries reachable from a node that could coordinate
+   * it (partitions read back from the DROP rules' recorded lifetimes), and no read may miss a
+   * write acknowledged before it began.
+   */
+  private async quorumModel(): Promise<QuorumModel> {
+    const ring = await this.cluster.fullRing();
+    const numberOf = (id: string) => this.cluster.node(id).opts.number;
+    return {
+      primariesOf: (k) => preferenceOf(ring, k),
+      contactOf: (op) => this.workload.meta.get(op.id)!.node,
+      canTalk: (a, b, from, to) => this.cluster.topo.canTalk(numberOf(a), numberOf(b), from, to),
+    };
+  }
+
+  /**
+   * sloppyUnderQuorum (T2, reported only): the same model applied to T2's sloppy writes, as if
+   * they had been strict. Under partitions some are acknowledged by fallbacks with fewer than W
+   * primaries reachable: what T3 forbids, so a non-zero figure here shows the model sees it.
+   */
+  private async sloppyUnderQuorum(name: string): Promise<Check> {
+    const history = this.workload.rec.history().filter((op) => op.key.startsWith(`${name}:`)).map((op) => ({ ...op, strict: true }));
+    const q = checkStrictWriteQuorum(history, await this.quorumModel());
+    return {
+      name: 'T2 sloppy writes acknowledged with fewer than W primaries reachable (what strict mode refuses)',
+      ok: true,
+      detail: `${q.stats.underQuorum} of ${q.stats.strictWrites} acknowledged writes`,
+      asserted: false,
+    };
+  }
+
+  private async strictChecks(name: string, result: PhaseResult): Promise<Check[]> {
+    const history = this.workload.rec.history().filter((op) => op.key.startsWith(`${name}:`));
+    const quorum = checkStrictWriteQuorum(history, await this.quorumModel());
+    const reads = checkStrictReads(history);
+    const bad = [...quorum.violations, ...reads.violations];
+    if (bad.length) result.evidence.push(...this.explain(bad, history));
+    const writes = history.filter((o) => o.kind !== 'get');
+    return [
+      {
+        name: 'T3 no strict write acknowledged with fewer than W primaries reachable',
+        ok: quorum.ok && quorum.stats.strictWrites > 0,
+        detail: `${quorum.stats.underQuorum} of ${quorum.stats.strictWrites} acknowledged strict writes under quorum; ${writes.filter((o) => o.outcome !== 'ok').length} strict writes refused or timed out`,
+        asserted: true,
+      },
+      {
+        name: 'T3 no strict read missing a write acknowledged before it began',
+        ok: reads.ok && reads.stats.strictGets > 0,
+        detail: `${reads.stats.staleStrictGets} of ${reads.stats.strictGets} strict reads stale (${reads.stats.missedWrites} writes missed)`,
+        asserted: true,
+      },
+    ];
+  }
+
+  /**
+   * startWatcher: an SDK watch on the phase's prefix (`<phase>:`), run by the client worker
+   * with every node to resume on. It counts from its CREATED event: writes acknowledged after
+   * that must all reach it. Values map back to write ids; a put event delivers the values of
+   * its siblings not delivered before; a delete event delivers the key's acknowledged deletes.
+   */
+  private async startWatcher(name: string): Promise<Watcher> {
+    const w: Watcher = { events: [], since: Infinity, ended: undefined, resyncs: 0, stop: async () => undefined };
+    const seen = new Map<string, Set<string>>();
+    let created!: () => void;
+    const ready = new Promise<void>((r) => (created = r));
+    const h = await this.cluster.agent.watch(
+      this.cluster.nodes.map((n) => n.address),
+      `${name}:`,
+      (ev) => {
+        if (ev.kind === 'created') {
+          if (w.since === Infinity) w.since = clock();
+          created();
+          return;
+        }
+        if (ev.kind === 'resync') w.resyncs++;
+        if (ev.kind === 'delete') w.events.push({ key: ev.key, kind: 'delete', time: ev.at });
+        if (ev.kind !== 'put') return;
+        let s = seen.get(ev.key);
+        if (!s) seen.set(ev.key, (s = new Set()));
+        for (const v of ev.values) {
+          if (s.has(v)) continue;
+          s.add(v);
+          w.events.push({ key: ev.key, writeId: this.workload.rec.writeIdOf(v) ?? `unknown-value:${v}`, kind: 'put', time: ev.at });
+        }
+      },
+      (why) => (w.ended = why),
+    );
+    w.stop = h.stop;
+    await eventually(
+      async () => {
+        if (w.ended !== undefined) throw new Error(`watch ended: ${w.ended}`);
+        await Promise.race([ready, sleep(200)]);
+        if (w.since === Infinity) throw new Error('no CREATED event yet');
+      },
+      { timeoutMs: 15_000, intervalMs: 50, what: `${name}: watch on ${name}: established` },
+    );
+    return w;
+  }
+
+  /** finishWatcher waits (bounded) for every acknowledged write of the phase to reach the watcher, then judges it. */
+  private async finishWatcher(name: string, w: Watcher, result: PhaseResult): Promise<Check> {
+    const history = this.workload.rec.history().filter((op) => op.key.startsWith(`${name}:`));
+    const judge = () => checkWatchCompleteness(history, w.events, { prefix: `${name}:`, since: w.since });
+    let r = judge();
+    try {
+      await eventually(
+        async () => {
+          r = judge();
+          if (!r.ok) throw new Error(`${r.stats.missed} acknowledged writes not delivered yet: ${r.violations[0].message}`);
+        },
+        { timeoutMs: 20_000, intervalMs: 250, what: `${name}: every acknowledged write delivered to the watcher` },
+      );
+    } catch {
+      // judged below with the last state
+    }
+    const wEvents = (key: string, at: number) =>
+      w.events
+        .filter((e) => e.key === key && e.time !== undefined && e.time > at - 2_000 && e.time < at + 10_000)
+        .map((e) => `${e.writeId ?? e.kind}@${iso(e.time!).slice(11, 23)}`)
+        .join(' ');
+    const ended = w.ended;
+    await w.stop();
+    r = judge();
+    if (!r.ok) result.evidence.push(...this.explain(r.violations, history));
+    // What the watcher got on each missed write's key around it, and who had seen the write
+    // (set DKV_CHAOS_DUMP_WATCH=<path prefix> for the whole history and every event).
+    for (const v of r.violations.filter((x) => x.kind === 'missed-event').slice(0, 3)) {
+      const w = history.find((o) => o.writeId === v.writeIds?.[0]);
+      if (!w) continue;
+      const near = wEvents(w.key, w.invokeTime);
+      result.evidence.push(`WATCH ${w.writeId} on ${w.key}: events from 2 s before to 10 s after it: ${near || 'none'}`);
+      const sawIt = history.filter((o) => o.key === w.key && o.seen.includes(w.writeId!)).map((o) => `${o.kind} ${o.writeId ?? `#${o.id}`} ${o.outcome} via ${this.workload.meta.get(o.id)?.node}`);
+      result.evidence.push(`WATCH ${w.writeId} was seen directly by: ${sawIt.join(', ') || 'no operation'}`);
+    }
+    if (!r.ok && process.env.DKV_CHAOS_DUMP_WATCH)
+      writeFileSync(`${process.env.DKV_CHAOS_DUMP_WATCH}-${name}.json`, JSON.stringify({ since: w.since, events: w.events, history: history.map((o) => ({ ...o, node: this.workload.meta.get(o.id)?.node, completeTime: Number.isFinite(o.completeTime) ? o.completeTime : null })) }, null, 1));
+    const ok = r.ok && ended === undefined && w.resyncs === 0 && r.stats.expected > 0;
+    return {
+      name: 'watch completeness (SDK watcher on the phase prefix, resuming by itself)',
+      ok,
+      detail:
+        `${r.stats.expected} acknowledged writes since the watch began: ${r.stats.delivered} delivered, ${r.stats.superseded} superseded by a delivered successor, ${r.stats.missed} missed; ` +
+        `${r.stats.events} events${w.resyncs ? `, ${w.resyncs} RESYNC_REQUIRED` : ''}${ended !== undefined ? `; the watch ended: ${ended}` : ''}`,
+      asserted: true,
+    };
   }
 
   /** final: the whole history of the run, every key, after the last heal. */
@@ -785,6 +1358,22 @@ export class ChaosRun {
   async stop(): Promise<void> {
     await this.cluster.stop();
   }
+}
+
+/** How a scenario's load runs: strict requests (T3), an SDK watcher on its prefix (issue 8). */
+const PHASE_MODE: Partial<Record<Scenario, { strict?: boolean; watch?: boolean }>> = {
+  T2: { watch: true },
+  T3: { strict: true, watch: true },
+  T4: { watch: true },
+};
+
+interface Watcher {
+  events: WatchEvent[];
+  /** since: when the watch was established (its CREATED event), on the workload clock. */
+  since: number;
+  ended: string | undefined;
+  resyncs: number;
+  stop: () => Promise<void>;
 }
 
 export interface PhaseCtx {

@@ -9,7 +9,7 @@
 import { SeededRandom } from '../../src/time/random.js';
 import { HistoryRecorder, type Operation, type Outcome } from '../checkers/index.js';
 import { OpError, type ChaosAgent } from './agent.js';
-import type { NsNode } from './netns.js';
+import { clock, type NsNode } from './netns.js';
 
 export const CONSISTENCY = { r: 2, w: 2 } as const;
 export const RECORDED = { r: 2, w: 2, n: 3 } as const;
@@ -32,7 +32,7 @@ export interface OpMeta {
   phase: string;
 }
 
-const now = () => performance.timeOrigin + performance.now();
+const now = clock;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class Workload {
@@ -40,6 +40,8 @@ export class Workload {
   /** meta: per operation id, the node it went to and its error. */
   readonly meta = new Map<number, OpMeta>();
   readonly counts = new Map<string, OpCounts>();
+  /** strictPhases: phases whose every request is strict (primaries only, no sloppy quorum: T3). */
+  readonly strictPhases = new Set<string>();
 
   constructor(
     private readonly agent: ChaosAgent,
@@ -70,11 +72,12 @@ export class Workload {
 
   /** get reads a key at R = 2 (or `r`) and records it; returns the answer or undefined. */
   async get(phase: string, client: string, node: NsNode, key: string, r = 2): Promise<{ op: Operation; context: string } | undefined> {
-    const op = this.rec.invoke({ client, kind: 'get', key, consistency: { ...RECORDED, r } });
+    const strict = this.strictPhases.has(phase);
+    const op = this.rec.invoke({ client, kind: 'get', key, strict, consistency: { ...RECORDED, r } });
     this.meta.set(op.id, { node: node.id, phase });
     this.countsOf(phase).gets++;
     try {
-      const a = await this.agent.get(node.address, key, { r }, this.timeoutMs);
+      const a = await this.agent.get(node.address, key, { r, strict }, this.timeoutMs);
       this.ok(phase, op, a.values);
       return { op, context: a.context };
     } catch (e) {
@@ -85,11 +88,12 @@ export class Workload {
 
   /** put writes a unique value, blind (no context) or carrying the context of `read`. */
   async put(phase: string, client: string, node: NsNode, key: string, read?: { op: Operation; context: string }, w = 2): Promise<Operation> {
-    const op = this.rec.invoke({ client, kind: 'put', key, consistency: { ...RECORDED, w }, ...(read ? { context: read.op } : {}) });
+    const strict = this.strictPhases.has(phase);
+    const op = this.rec.invoke({ client, kind: 'put', key, strict, consistency: { ...RECORDED, w }, ...(read ? { context: read.op } : {}) });
     this.meta.set(op.id, { node: node.id, phase });
     this.countsOf(phase).puts++;
     try {
-      await this.agent.put(node.address, key, op.value!, read?.context ?? '', { w }, this.timeoutMs);
+      await this.agent.put(node.address, key, op.value!, read?.context ?? '', { w, strict }, this.timeoutMs);
       this.ok(phase, op);
     } catch (e) {
       this.finish(phase, op, e);
@@ -99,11 +103,12 @@ export class Workload {
 
   /** delete removes what `read` saw. */
   async delete(phase: string, client: string, node: NsNode, key: string, read: { op: Operation; context: string }, w = 2): Promise<Operation> {
-    const op = this.rec.invoke({ client, kind: 'delete', key, consistency: { ...RECORDED, w }, context: read.op });
+    const strict = this.strictPhases.has(phase);
+    const op = this.rec.invoke({ client, kind: 'delete', key, strict, consistency: { ...RECORDED, w }, context: read.op });
     this.meta.set(op.id, { node: node.id, phase });
     this.countsOf(phase).deletes++;
     try {
-      await this.agent.delete(node.address, key, read.context, { w }, this.timeoutMs);
+      await this.agent.delete(node.address, key, read.context, { w, strict }, this.timeoutMs);
       this.ok(phase, op);
     } catch (e) {
       this.finish(phase, op, e);

@@ -16,7 +16,10 @@ export {
 } from './convergence.js';
 export {
   checkStrictReads,
+  checkStrictWriteQuorum,
   staleReadFraction,
+  type QuorumModel,
+  type StrictWriteStats,
   type ReadCheckOptions,
   type StaleReadStats,
   type StrictReadStats,

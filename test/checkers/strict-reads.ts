@@ -137,3 +137,77 @@ export function staleReadFraction(history: History): CheckResult<StaleReadStats>
   const fraction = gets === 0 ? 0 : stale / gets;
   return { ok: true, violations: [], stats: { gets, stale, fraction }, fraction };
 }
+
+/**
+ * The cluster a strict write ran in, as far as its quorum is concerned (checkStrictWriteQuorum).
+ *
+ * PRIMARIES are the key's first N distinct nodes on the ring: a property of the ring, not of
+ * who is up. A partitioned or DOWN primary is still a primary (an unreachable one); a fallback
+ * standing in for it is never a primary, whatever the coordinator's view of liveness. So
+ * "W primaries reachable" is not "W nodes on the coordinator's side of the partition", nor
+ * "W of the coordinator's preference list" (which holds fallbacks under a partition).
+ *
+ * REACHABLE is about the node that coordinated the write: the contacted node coordinates if it
+ * is a primary; otherwise it forwards to a primary it can reach, or, if none answers,
+ * coordinates itself. A primary p counts for coordinator c when p is c, or when c and p could
+ * exchange a request AND its answer (both directions: a one-way cut makes p unreachable) at
+ * some instant while the write was in flight. Partitions may change during the write, so any
+ * instant in [invoke, complete] counts: the check can miss a violation but never invents one.
+ */
+export interface QuorumModel {
+  /** primariesOf: the key's N primaries (node ids) from the ring, in any order. */
+  primariesOf(key: string): readonly string[];
+  /** contactOf: the node the client sent the request to. */
+  contactOf(op: Operation): string;
+  /** canTalk: a and b could exchange a message both ways at some instant in [from, to]. */
+  canTalk(a: string, b: string, from: number, to: number): boolean;
+}
+
+export interface StrictWriteStats {
+  /** strictWrites: acknowledged strict writes examined. */
+  strictWrites: number;
+  /** underQuorum: those acknowledged with fewer than W primaries reachable from any possible coordinator. */
+  underQuorum: number;
+}
+
+/**
+ * checkStrictWriteQuorum (TESTING.md T3): no strict write is acknowledged unless at least W of
+ * its key's primaries were reachable from a node that could have coordinated it (see
+ * QuorumModel). Only acknowledged strict writes are checked; failed and timed-out ones may
+ * have landed anywhere.
+ */
+export function checkStrictWriteQuorum(history: History, model: QuorumModel, opts: ReadCheckOptions = {}): CheckResult<StrictWriteStats> {
+  const def = { ...DEFAULT, ...opts.defaultConsistency };
+  const violations: Violation[] = [];
+  const stats: StrictWriteStats = { strictWrites: 0, underQuorum: 0 };
+  for (const op of history) {
+    if (!isWrite(op) || op.outcome !== 'ok' || !op.strict) continue;
+    stats.strictWrites++;
+    const w = op.consistency?.w ?? def.w;
+    const prim = model.primariesOf(op.key);
+    const contact = model.contactOf(op);
+    const from = op.invokeTime;
+    const to = op.completeTime;
+    const talk = (a: string, b: string) => a === b || model.canTalk(a, b, from, to);
+    const coordinators = new Set([contact, ...prim.filter((p) => talk(contact, p))]);
+    let best = 0;
+    let bestBy = contact;
+    for (const c of coordinators) {
+      const n = prim.filter((p) => talk(c, p)).length;
+      if (n > best) [best, bestBy] = [n, c];
+    }
+    if (best >= w) continue;
+    stats.underQuorum++;
+    violations.push({
+      checker: 'strictWriteQuorum',
+      kind: 'strict-write-under-quorum',
+      key: op.key,
+      writeIds: [op.writeId!],
+      time: op.invokeTime,
+      message:
+        `key ${JSON.stringify(op.key)}: strict ${describeOp(op)} at w=${w} via ${contact} was acknowledged, but at most ${best} of its ` +
+        `primaries [${prim.join(', ')}] were reachable from any node that could coordinate it (best: ${bestBy})`,
+    });
+  }
+  return { ok: violations.length === 0, violations, stats };
+}

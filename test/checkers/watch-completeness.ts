@@ -15,9 +15,17 @@
  * has a context covering its version: the watcher was shown a state that includes the write
  * or what replaced it (e.g. a delete folded into a later event). The no-lost-writes checker
  * keeps contexts honest: a context covering a write nothing had seen shows up there as a loss.
+ *
+ * A real watch reports a delete without naming it (dkv's DELETE event carries a causal
+ * context, not a client's write id), and it coalesces: a put that reaches the watch session
+ * only after a tombstone that dominates it (a write from the minority side of a partition,
+ * deleted by a read-resolve-delete right after the heal) is never sent on its own. So a delete
+ * event without a write id also supersedes what a delete of its key had seen (transitively),
+ * provided that delete was invoked before the event was delivered (events without a time: any
+ * delete of the key). A delete event that came before any such delete supersedes nothing.
  */
 import { CausalIndex } from './causal.js';
-import { type CheckResult, type History, type Violation, type WriteId, describeOp, isWrite } from './history.js';
+import { type CheckResult, type History, type Operation, type Violation, type WriteId, describeOp, isWrite } from './history.js';
 
 export interface WatchEvent {
   key: string;
@@ -69,13 +77,18 @@ export function checkWatchCompleteness(
   const byKey = new Map<string, WriteId[]>();
   const contexts = new Map<string, ReadonlyMap<string, number>[]>();
   const anonymousDeletes = new Set<string>();
+  /** latestAnonymousDelete: per key, the latest delivery time of a delete event without a write id (Infinity: one without a time). */
+  const latestAnonymousDelete = new Map<string, number>();
   watchEvents.forEach((ev, i) => {
     const at = `event #${i}${ev.time !== undefined ? ` (t=${ev.time})` : ''}`;
     if (ev.context) push(contexts, ev.key, ev.context);
     if (scoped && !watched(ev.key))
       violations.push({ checker: 'watchCompleteness', kind: 'outside-watch', key: ev.key, message: `${at} for key ${JSON.stringify(ev.key)} lies outside the watch` });
     if (ev.writeId === undefined) {
-      if (ev.kind === 'delete') anonymousDeletes.add(ev.key);
+      if (ev.kind === 'delete') {
+        anonymousDeletes.add(ev.key);
+        latestAnonymousDelete.set(ev.key, Math.max(latestAnonymousDelete.get(ev.key) ?? -Infinity, ev.time ?? Infinity));
+      }
       return;
     }
     const w = idx.write(ev.writeId);
@@ -105,6 +118,20 @@ export function checkWatchCompleteness(
     else byKey.set(ev.key, [ev.writeId]);
   });
 
+  const deletesOf = new Map<string, Operation[]>();
+  for (const d of acknowledgedWrites)
+    if (d.kind === 'delete') {
+      const list = deletesOf.get(d.key);
+      if (list) list.push(d);
+      else deletesOf.set(d.key, [d]);
+    }
+  /** supersededByAnonymousDelete: a delete of w's key that had seen w was invoked before a delete event of that key was delivered. */
+  const supersededByAnonymousDelete = (w: Operation): boolean => {
+    const latest = latestAnonymousDelete.get(w.key);
+    if (latest === undefined) return false;
+    return (deletesOf.get(w.key) ?? []).some((d) => d.invokeTime < latest && idx.saw(d.writeId!, w.writeId!));
+  };
+
   for (const w of acknowledgedWrites) {
     if (!isWrite(w) || w.outcome !== 'ok' || !watched(w.key)) continue;
     if (opts.since !== undefined && w.invokeTime < opts.since) continue;
@@ -114,7 +141,7 @@ export function checkWatchCompleteness(
       stats.delivered++;
       continue;
     }
-    if (idx.sawBy(id, byKey.get(w.key) ?? []) !== undefined) {
+    if (idx.sawBy(id, byKey.get(w.key) ?? []) !== undefined || supersededByAnonymousDelete(w)) {
       stats.superseded++;
       continue;
     }

@@ -81,6 +81,24 @@ describe('checkWatchCompleteness', () => {
     expect(checkWatchCompleteness(b.history(), otherKey, { versionOf: (id) => versions[id] }).stats.missed).toBe(1);
   });
 
+  it('accepts a put coalesced into a later delete event without a write id, only if a delete that saw it came first', () => {
+    // As a real watch does after a partition: the minority's put w2 reaches the watch session
+    // after the tombstone of a read-resolve-delete that had seen it; only DELETE is sent.
+    const b = new Builder();
+    const w1 = b.put('c1', 'k');
+    const w2 = b.put('c2', 'k', { ctx: [w1] });
+    const d = b.del('c1', 'k', { ctx: [w2] }); // invoked t=5
+    const other = b.put('c3', 'j'); // j: no delete saw it
+    const dj = b.del('c3', 'j', { ctx: [] });
+    const r = checkWatchCompleteness(b.history(), [{ key: 'k', kind: 'delete', time: 7 }, { key: 'j', kind: 'delete', time: 20 }]);
+    expect(r.violations.map((v) => v.writeIds)).toEqual([[other]]);
+    expect(r.stats).toMatchObject({ expected: 5, delivered: 2, superseded: 2, missed: 1 });
+    expect(d).toBeDefined();
+    // The same delete event delivered before the delete was invoked supersedes nothing.
+    const early = checkWatchCompleteness(b.history(), [{ key: 'k', kind: 'delete', time: 4 }]);
+    expect(early.violations.map((v) => v.writeIds)).toEqual([[w1], [w2], [other], [dj]]);
+  });
+
   it('scopes to the watched prefix and start time, and flags events outside it or on the wrong key', () => {
     const b = new Builder();
     b.put('c1', 'p/early');
@@ -95,8 +113,10 @@ describe('checkWatchCompleteness', () => {
     const ok = checkWatchCompleteness(b.history(), events, { prefix: 'p/', since: 3 });
     expect(ok.violations).toEqual([]);
     expect(ok.stats).toMatchObject({ expected: 2, delivered: 2, unknownEvents: 1 });
-    const anonymousOnly = checkWatchCompleteness(b.history(), events.slice(1), { prefix: 'p/', since: 3 });
-    expect(anonymousOnly.violations.map((v) => v.writeIds)).toEqual([[w]]); // what it saw is unknown: supersedes nothing
+    // Delivered before the delete that saw w was invoked: it cannot stand for that delete.
+    const early = [{ key: 'p/x', kind: 'delete' as const, time: 0 }];
+    const anonymousEarly = checkWatchCompleteness(b.history(), early, { prefix: 'p/', since: 3 });
+    expect(anonymousEarly.violations.map((v) => v.writeIds)).toEqual([[w]]);
     const bad = checkWatchCompleteness(b.history(), [{ key: 'q/other', writeId: w }, { key: 'p/x', writeId: d }], { prefix: 'p/' });
     expect(bad.violations.map((v) => v.kind)).toEqual(['outside-watch', 'wrong-key', 'missed-event']);
   });

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { checkStrictReads, staleReadFraction } from '../../checkers/strict-reads.js';
+import { checkStrictReads, checkStrictWriteQuorum, staleReadFraction, type QuorumModel } from '../../checkers/strict-reads.js';
+import type { Operation } from '../../checkers/history.js';
 import { checkSiblingBound } from '../../checkers/sibling-bound.js';
 import { Builder } from './build.js';
 import { HistoryRecorder } from '../../checkers/history.js';
@@ -88,6 +89,71 @@ describe('checkStrictReads', () => {
     b.get('c2', 'k', [], { strict: true });
     expect(checkStrictReads(b.history()).ok).toBe(false);
     expect(checkStrictReads(b.history(), { defaultConsistency: { r: 1, w: 1, n: 3 } }).ok).toBe(true);
+  });
+});
+
+/**
+ * A 5-node cluster where key k's primaries are a, b, c (d and e are not primaries). cuts lists
+ * directed drops (from -> to) with the time window they were in force.
+ */
+function cluster(contact: Record<number, string>, cuts: Array<{ from: string; to: string; at: [number, number] }>): QuorumModel {
+  const down = (x: string, y: string, t: number) => cuts.some((c) => c.from === x && c.to === y && c.at[0] <= t && t <= c.at[1]);
+  return {
+    primariesOf: () => ['a', 'b', 'c'],
+    contactOf: (op: Operation) => contact[op.id] ?? 'a',
+    canTalk: (x, y, from, to) => {
+      for (let t = from; t <= to; t++) if (!down(x, y, t) && !down(y, x, t)) return true;
+      return false;
+    },
+  };
+}
+const isolate = (n: string, at: [number, number]) =>
+  ['a', 'b', 'c', 'd', 'e'].filter((x) => x !== n).flatMap((x) => [{ from: x, to: n, at }, { from: n, to: x, at }]);
+
+describe('checkStrictWriteQuorum', () => {
+  it('fails a strict write acknowledged through an isolated primary (it reaches only itself)', () => {
+    const b = new Builder();
+    const w = b.put('c1', 'k', strict); // t = 1..2, via a
+    const r = checkStrictWriteQuorum(b.history(), cluster({}, isolate('a', [0, 10])));
+    expect(r.ok).toBe(false);
+    expect(r.violations).toMatchObject([{ kind: 'strict-write-under-quorum', key: 'k', writeIds: [w] }]);
+    expect(r.violations[0].message).toMatch(/at w=2 via a was acknowledged, but at most 1 of its primaries \[a, b, c\]/);
+    expect(r.stats).toEqual({ strictWrites: 1, underQuorum: 1 });
+  });
+
+  it('counts primaries from the ring, not the nodes on the coordinator side: a minority of non-primaries with one primary is under quorum', () => {
+    const b = new Builder();
+    b.put('c1', 'k', strict); // #0 via d, with d and a cut off from b, c, e
+    const cuts = ['b', 'c', 'e'].flatMap((x) => ['a', 'd'].flatMap((y) => [{ from: x, to: y, at: [0, 10] as [number, number] }, { from: y, to: x, at: [0, 10] as [number, number] }]));
+    expect(checkStrictWriteQuorum(b.history(), cluster({ 0: 'd' }, cuts)).stats.underQuorum).toBe(1);
+    // The majority side {b, c, e} holds two primaries: a write through e (forwarded to b or c) is fine,
+    // although a, a primary, is partitioned away (a fallback would stand in, and not count).
+    const b2 = new Builder();
+    b2.put('c1', 'k', strict);
+    expect(checkStrictWriteQuorum(b2.history(), cluster({ 0: 'e' }, cuts)).violations).toEqual([]);
+  });
+
+  it('needs both directions: a primary whose answers are dropped is not reachable', () => {
+    const b = new Builder();
+    b.put('c1', 'k', strict); // via a; b and c can hear a but a hears nobody
+    const cuts = [{ from: 'b', to: 'a', at: [0, 10] as [number, number] }, { from: 'c', to: 'a', at: [0, 10] as [number, number] }];
+    expect(checkStrictWriteQuorum(b.history(), cluster({}, cuts)).stats.underQuorum).toBe(1);
+  });
+
+  it('accepts a write when the partition held for only part of its flight, and ignores unacknowledged or non-strict writes', () => {
+    const b = new Builder();
+    b.put('c1', 'k', strict); // t = 1..2: a isolated only at t = 1
+    b.put('c1', 'k', { ...strict, outcome: 'timeout' }); // indeterminate
+    b.put('c1', 'k', { consistency: Q }); // sloppy: may be acknowledged by fallbacks
+    const r = checkStrictWriteQuorum(b.history(), cluster({}, [...isolate('a', [0, 1]), ...isolate('a', [3, 100])]));
+    expect(r.violations).toEqual([]);
+    expect(r.stats).toEqual({ strictWrites: 1, underQuorum: 0 });
+  });
+
+  it('honours W: a strict W = 1 write through an isolated primary is fine', () => {
+    const b = new Builder();
+    b.put('c1', 'k', { strict: true, consistency: { r: 3, w: 1, n: 3 } });
+    expect(checkStrictWriteQuorum(b.history(), cluster({}, isolate('a', [0, 10]))).ok).toBe(true);
   });
 });
 
