@@ -58,7 +58,10 @@ function startWatch(r: Request): void {
     let why = 'stopped';
     try {
       for await (const ev of client.watch({ prefix: r.prefix! }, { signal: abort.signal, maxReconnects: 1_000 }))
-        send({ watch: id, event: { kind: ev.kind, key: ev.key.toString('utf8'), values: ev.values.map((v) => v.toString('utf8')), at: Date.now() } });
+        send({
+          watch: id,
+          event: { kind: ev.kind, key: ev.key.toString('utf8'), values: ev.values.map((v) => v.toString('utf8')), context: ev.context.toString('base64'), deleted: ev.deleted, at: Date.now() },
+        });
     } catch (e) {
       why = `failed: ${e instanceof Error ? e.message : String(e)}`;
     }

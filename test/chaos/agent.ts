@@ -41,6 +41,9 @@ export interface AgentWatchEvent {
   kind: 'created' | 'put' | 'delete' | 'expire' | 'resync';
   key: string;
   values: string[];
+  /** context: the event's causal context (base64 of dkv.record.v1 context); deleted: it carries a delete. */
+  context?: string;
+  deleted?: boolean;
   at: number;
 }
 

@@ -18,6 +18,7 @@
 import { closeSync, cpSync, mkdirSync, openSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { SeededRandom } from '../../src/time/random.js';
+import { decodeContext } from '../../src/storage/record-codec.js';
 import { Liveness } from '../../src/generated/dkv/v1/admin.js';
 import {
   checkStrictReads,
@@ -799,6 +800,8 @@ export class ChaosRun {
         closeSync(fd);
       }
       this.event(p.name, 'disk-full', `${victim.id}: a ${(filled / 2 ** 20).toFixed(1)} MiB filler took every free byte of its disk`);
+      // The client's channel to the restarted node must be up before the probes judge errors.
+      await eventually(() => this.cluster.agent.status(victim.address), { timeoutMs: 15_000, intervalMs: 200, what: `${victim.id} answers Status on its small disk` });
       const probes = await this.victimKeys(p, victim, 't14', 40);
       const outcomes: string[] = [];
       let exhausted = 0;
@@ -1107,8 +1110,11 @@ export class ChaosRun {
           return;
         }
         if (ev.kind === 'resync') w.resyncs++;
-        if (ev.kind === 'delete') w.events.push({ key: ev.key, kind: 'delete', time: ev.at });
+        // The event's context covers what it showed or replaced (a delete folded into a PUT too).
+        const context = ev.context ? decodeContext(Buffer.from(ev.context, 'base64')) : undefined;
+        if (ev.kind === 'delete' || ev.deleted) w.events.push({ key: ev.key, kind: 'delete', time: ev.at, context });
         if (ev.kind !== 'put') return;
+        if (context) w.events.push({ key: ev.key, time: ev.at, context });
         let s = seen.get(ev.key);
         if (!s) seen.set(ev.key, (s = new Set()));
         for (const v of ev.values) {
@@ -1134,7 +1140,7 @@ export class ChaosRun {
   /** finishWatcher waits (bounded) for every acknowledged write of the phase to reach the watcher, then judges it. */
   private async finishWatcher(name: string, w: Watcher, result: PhaseResult): Promise<Check> {
     const history = this.workload.rec.history().filter((op) => op.key.startsWith(`${name}:`));
-    const judge = () => checkWatchCompleteness(history, w.events, { prefix: `${name}:`, since: w.since });
+    const judge = () => checkWatchCompleteness(history, w.events, { prefix: `${name}:`, since: w.since, versionOf: (id) => this.workload.versions.get(id) });
     let r = judge();
     try {
       await eventually(

@@ -37,6 +37,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class Workload {
   readonly rec = new HistoryRecorder({ now });
+  /** versions: each acknowledged write's version ("actor:counter", from its receipt). */
+  readonly versions = new Map<string, string>();
   /** meta: per operation id, the node it went to and its error. */
   readonly meta = new Map<number, OpMeta>();
   readonly counts = new Map<string, OpCounts>();
@@ -93,7 +95,8 @@ export class Workload {
     this.meta.set(op.id, { node: node.id, phase });
     this.countsOf(phase).puts++;
     try {
-      await this.agent.put(node.address, key, op.value!, read?.context ?? '', { w, strict }, this.timeoutMs);
+      const res = await this.agent.put(node.address, key, op.value!, read?.context ?? '', { w, strict }, this.timeoutMs);
+      if (res.receipt?.version) this.versions.set(op.writeId!, res.receipt.version);
       this.ok(phase, op);
     } catch (e) {
       this.finish(phase, op, e);
@@ -108,7 +111,8 @@ export class Workload {
     this.meta.set(op.id, { node: node.id, phase });
     this.countsOf(phase).deletes++;
     try {
-      await this.agent.delete(node.address, key, read.context, { w, strict }, this.timeoutMs);
+      const res = await this.agent.delete(node.address, key, read.context, { w, strict }, this.timeoutMs);
+      if (res.receipt?.version) this.versions.set(op.writeId!, res.receipt.version);
       this.ok(phase, op);
     } catch (e) {
       this.finish(phase, op, e);
