@@ -14,7 +14,8 @@ import {
   type PlanSize as WirePlanSize,
   type StatusResponse,
 } from '../generated/dkv/v1/admin.js';
-import type { ChangePlan, DkvNode } from '../node/node.js';
+import type { DkvNode } from '../node/node.js';
+import type { ChangePlan } from '../node/topology.js';
 import type { MemberStatus as DomainStatus } from '../membership/member-table.js';
 import type { Liveness as DomainLiveness } from '../membership/membership.js';
 import { ownership, replicatedOwnership } from '../ring/ownership.js';

@@ -6,13 +6,9 @@ import { LevelEngine } from '../storage/level-engine.js';
 import { MemoryEngine } from '../storage/memory-engine.js';
 import { RecordStore } from '../storage/record-store.js';
 import { Membership } from '../membership/membership.js';
-import { describeChange, reweighing, type MemberState, type MemberStatus } from '../membership/member-table.js';
+import { reweighing, type MemberState, type MemberStatus } from '../membership/member-table.js';
 import { Coordinator } from '../coordinator/coordinator.js';
 import type { ForwardOp, InternodeHandler, PeerTransport, Purpose, ReplicaEntry } from '../transport/peer-transport.js';
-import { allocateTokens } from '../ring/allocate.js';
-import type { Move } from '../rebalance/plan.js';
-import { checkWeight, joinPlan, reweighPlan, type PlanOptions } from '../rebalance/change-plan.js';
-import { measurePlan, type PlanSize } from '../rebalance/plan-size.js';
 import { HintStore } from '../handoff/hint-store.js';
 import { HintReplayer } from '../handoff/replayer.js';
 import { AntiEntropy } from '../antientropy/anti-entropy.js';
@@ -27,6 +23,7 @@ import { WatchSession, type WatchEvent } from '../watch/watch-session.js';
 import type { ResumeToken } from '../watch/token.js';
 import { sync, type Version } from '../versioning/siblings.js';
 import type { NodeConfig } from './config.js';
+import { Topology, type ChangePlan } from './topology.js';
 import { consoleLogger, type Logger } from './logger.js';
 
 /** NodeDeps are the seams a node is built from; the defaults are the real ones. */
@@ -50,12 +47,6 @@ interface PersistedSelf {
   pendingWeight?: number;
 }
 
-/** ChangePlan is what a topology change would move, for dry-runs and the operation log. */
-export interface ChangePlan {
-  moves: Move[];
-  size: PlanSize;
-}
-
 
 /**
  * DkvNode is the composition root: it wires storage, membership, the coordinator and the
@@ -69,7 +60,6 @@ export class DkvNode {
   private inFlight = 0;
   private stopping = false;
   private drained: (() => void) | undefined;
-  private joinLoop: Promise<void> | undefined;
 
   private constructor(
     readonly config: NodeConfig,
@@ -87,6 +77,7 @@ export class DkvNode {
     readonly rebalancer: Rebalancer,
   ) {
     this.startedAt = clock.monotonic();
+    this.topology = new Topology({ config, membership, rebalancer, store, clock, random, log, persistSelf: () => this.persistSelf(), stopping: () => this.stopping });
     this.autoCleanup = new AutoCleanup(membership, rebalancer, store, clock, log, config.cleanupGraceMs);
     membership.onRingChange(() => void this.persistPeers());
     this.replayer = hints
@@ -101,6 +92,7 @@ export class DkvNode {
 
   readonly replayer: HintReplayer | undefined;
   readonly autoCleanup: AutoCleanup;
+  readonly topology: Topology;
 
   /**
    * readLocal reads this node's own replica of a key; as a fallback for hintedFor it also
@@ -279,197 +271,32 @@ export class DkvNode {
       this.log.info(`restarted with ${me.tokens.length} tokens (${me.status}), incarnation ${this.store.incarnation}`);
       this.membership.updateSelf({ address: this.config.advertise });
       await this.persistSelf();
-      // A join or decommission cut short by a crash resumes where its streams stopped.
-      if (me.status === 'joining') this.joinLoop = this.finishJoin();
-      if (me.status === 'leaving') this.joinLoop = this.finishDecommission();
-      if (me.status === 'normal' && reweighing(me)) this.joinLoop = this.finishReweigh();
-      if (waitForJoin) await this.joinLoop;
-      return;
     }
-    this.joinLoop = this.join();
-    if (waitForJoin) await this.joinLoop;
+    // A join, decommission or reweigh cut short by a crash resumes where its streams stopped.
+    const change = this.topology.start(me);
+    if (waitForJoin) await change;
   }
 
-  /** finishJoin streams the ranges this joining node will own, then makes it NORMAL. */
-  private async finishJoin(): Promise<void> {
-    await this.untilDone('join', async () => {
-      await this.rebalancer.runStreams('join');
-      this.membership.updateSelf({ status: 'normal' });
-      await this.persistSelf();
-      this.log.info(`join complete: NORMAL; ring has ${this.membership.ring().ownerCount} node(s)`);
-    });
+  /** decommission makes this node leave (topology.ts); refused while another change runs. */
+  decommission(): Promise<void> {
+    return this.topology.decommission();
   }
 
-  /**
-   * untilDone runs a join or decommission step until it succeeds or the node stops: a failed
-   * attempt (peers unreachable, a full disk) is retried from the confirmed cursors after a
-   * growing pause, so a node never stays JOINING or LEAVING, blocking every other topology
-   * change, because of a transient failure. Each failure stays visible in Admin.Status.
-   */
-  private async untilDone(what: string, step: () => Promise<void>): Promise<void> {
-    for (let attempt = 0; !this.stopping; attempt++) {
-      try {
-        await step();
-        return;
-      } catch (e) {
-        if (this.stopping) return;
-        const pause = Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5));
-        this.log.error(`${what} failed: ${(e as Error).message}; retrying in ${pause / 1000}s from the last confirmed keys`);
-        await this.clock.sleep(pause);
-      }
-    }
+  /** setWeight changes this node's weight online (topology.ts); returns the plan it runs. */
+  setWeight(weight: number): Promise<ChangePlan & { tokens: number[] }> {
+    return this.topology.setWeight(weight);
   }
 
-  /**
-   * decommission makes this node leave: LEAVING while it pushes every range it holds to the
-   * node that will own it (it keeps serving meanwhile), then LEFT. Refused while another
-   * topology change is in progress.
-   */
-  async decommission(): Promise<void> {
-    const me = this.membership.selfState();
-    if (me.status !== 'normal') throw new DkvError('FAILED_PRECONDITION', `${this.id} is ${me.status}; only a NORMAL node can be decommissioned`);
-    this.refuseWhileChanging();
-    if (this.membership.ring().ownerCount <= 1) throw new DkvError('FAILED_PRECONDITION', `${this.id} is the last node owning data; decommissioning it would lose every key`);
-    this.membership.updateSelf({ status: 'leaving' });
-    try {
-      await this.persistSelf();
-    } catch (e) {
-      // Not LEAVING unless it is on disk: a restart must resume what the others were told.
-      this.membership.updateSelf({ status: 'normal' });
-      throw e;
-    }
-    this.joinLoop = this.finishDecommission();
+  planReweigh(weight: number): Promise<ChangePlan & { tokens: number[] }> {
+    return this.topology.planReweigh(weight);
   }
 
-  /** refuseWhileChanging enforces one topology change at a time, naming the one running. */
+  planJoin(id: string, weight: number, zone: string): Promise<ChangePlan> {
+    return this.topology.planJoin(id, weight, zone);
+  }
+
   refuseWhileChanging(except?: string): void {
-    const busy = this.membership.changing().filter((m) => m.nodeId !== except);
-    if (busy.length > 0) throw new DkvError('FAILED_PRECONDITION', `a topology change is in progress (${busy.map(describeChange).join(', ')}); one at a time: retry when it completes`);
-  }
-
-  /**
-   * planReweigh returns what setting this node's weight would move, changing nothing
-   * (rebalance/change-plan.ts). Refused (FAILED_PRECONDITION) unless this node is NORMAL and no
-   * other change is in progress; INVALID_ARGUMENT for a weight outside (0, MAX_WEIGHT].
-   */
-  async planReweigh(weight: number): Promise<ChangePlan & { tokens: number[] }> {
-    checkWeight(weight);
-    const me = this.membership.selfState();
-    if (me.status !== 'normal') throw new DkvError('FAILED_PRECONDITION', `${this.id} is ${me.status}; only a NORMAL node can be reweighed`);
-    this.refuseWhileChanging();
-    const cur = this.membership.ring();
-    const plan = reweighPlan(cur, this.id, weight, this.planOptions());
-    return { ...plan, size: await measurePlan(this.store, cur, this.id, this.config.n, plan.moves) };
-  }
-
-  private planOptions(): PlanOptions {
-    return { n: this.config.n, tokensPerWeight: this.config.tokensPerWeight };
-  }
-
-  /**
-   * setWeight changes this node's weight online: it computes its new tokens (kept when growing,
-   * a subset when shrinking), publishes them as pending (writes to the moving ranges then also
-   * reach their new owners), pulls the ranges it gains and pushes those it gives up, then
-   * takes the new tokens and weight. Resumes after a crash. Returns the plan it runs.
-   */
-  async setWeight(weight: number): Promise<ChangePlan & { tokens: number[] }> {
-    const plan = await this.planReweigh(weight);
-    const me = this.membership.selfState();
-    const sameTokens = plan.tokens.length === me.tokens.length && plan.tokens.every((t, i) => t === me.tokens[i]);
-    if (sameTokens) {
-      this.membership.updateSelf({ weight });
-      await this.persistSelf();
-      return plan;
-    }
-    this.membership.updateSelf({ pendingTokens: plan.tokens, pendingWeight: weight });
-    await this.persistSelf();
-    this.log.info(`reweighing ${me.weight} -> ${weight}: ${me.tokens.length} -> ${plan.tokens.length} tokens, ${plan.moves.length} range move(s)`);
-    this.joinLoop = this.finishReweigh();
-    return plan;
-  }
-
-  private async finishReweigh(): Promise<void> {
-    await this.untilDone('reweigh', async () => {
-      await this.rebalancer.runStreams('reweigh');
-      const me = this.membership.selfState();
-      this.membership.updateSelf({ tokens: me.pendingTokens ?? me.tokens, weight: me.pendingWeight ?? me.weight, pendingTokens: [], pendingWeight: 0 });
-      await this.persistSelf();
-      this.log.info(`reweigh complete: weight ${this.membership.selfState().weight}, ${this.membership.selfState().tokens.length} tokens`);
-    });
-  }
-
-  /**
-   * planJoin returns what a new node `id` of `weight` in `zone` joining now would move (the
-   * join dry-run, answered by any member). The joining node draws its own tokens when it
-   * starts, so its real ranges differ; their number, shares and sizes are what to expect.
-   */
-  async planJoin(id: string, weight: number, zone: string): Promise<ChangePlan> {
-    const m = this.membership.member(id);
-    if (m && m.status !== 'left') throw new DkvError('FAILED_PRECONDITION', `${id} is already a member (${m.status})`);
-    const cur = this.membership.ring();
-    const plan = joinPlan(cur, id, weight, zone, this.planOptions());
-    return { moves: plan.moves, size: await measurePlan(this.store, cur, this.id, this.config.n, plan.moves) };
-  }
-
-  private async finishDecommission(): Promise<void> {
-    await this.untilDone('decommission', async () => {
-      await this.rebalancer.runStreams('decommission');
-      this.membership.updateSelf({ status: 'left' });
-      await this.persistSelf();
-      await this.announce();
-      this.log.info('decommission complete: LEFT the ring; this node can be stopped');
-    });
-  }
-
-  /**
-   * announce pushes this node's row to every member it can reach, so that a node stopped as
-   * soon as it reports LEFT is not left in the others' rings as a LEAVING node that is down
-   * (its ranges would keep a dead primary). Members it cannot reach learn it by gossip from
-   * those it reached.
-   */
-  private async announce(): Promise<void> {
-    const peers = this.membership.members().filter((m) => m.nodeId !== this.id && m.status !== 'left' && this.membership.liveness(m.nodeId) === 'up');
-    await Promise.all(
-      peers.map((m) =>
-        this.membership.exchangeWith(m.address).catch((e) => this.log.warn(`could not tell ${m.nodeId} this node left (${(e as Error).message}); gossip will`)),
-      ),
-    );
-  }
-
-  private async join(): Promise<void> {
-    const seeds = this.config.seeds.filter((s) => s !== this.config.advertise);
-    let attempt = 0;
-    while (seeds.length > 0 && !this.stopping) {
-      for (const seed of seeds) {
-        try {
-          await this.membership.exchangeWith(seed);
-        } catch (e) {
-          if (attempt % 10 === 0) this.log.warn(`seed ${seed} did not answer: ${(e as Error).message}; retrying`);
-        }
-      }
-      if (this.membership.ring().ownerCount > 0) break;
-      attempt++;
-      await this.clock.sleep(Math.min(2_000, 100 * attempt));
-    }
-    // One topology change at a time: wait while another node joins or leaves.
-    for (let waited = 0; !this.stopping && this.membership.changing().some((m) => m.nodeId !== this.id); waited++) {
-      if (waited % 20 === 0) this.log.info(`waiting to join: ${this.membership.changing().filter((m) => m.nodeId !== this.id).map(describeChange).join(', ')} in progress`);
-      await this.clock.sleep(500);
-    }
-    if (this.stopping) return;
-    const self = this.membership.selfState();
-    const previous = this.membership.previousSelf;
-    // A wiped node takes back its own tokens (it streams its ranges again as JOINING).
-    const ring = previous ? this.membership.ring().withoutNode(this.id) : this.membership.ring();
-    const tokens = previous
-      ? [...previous.tokens]
-      : allocateTokens(ring.ownerCount > 0 ? ring : undefined, this.id, self.weight, { tokensPerWeight: this.config.tokensPerWeight, replicas: this.config.n, zone: self.zone }, this.random);
-    if (previous) this.log.info(`this node id held ${previous.tokens.length} tokens in incarnation ${previous.incarnation}: taking them back`);
-    const first = ring.ownerCount === 0;
-    this.membership.updateSelf({ tokens, status: first ? 'normal' : 'joining' });
-    await this.persistSelf();
-    this.log.info(`took ${tokens.length} tokens (${first ? 'first node: NORMAL' : 'JOINING: streaming the ranges it will own'})`);
-    if (!first) await this.finishJoin();
+    this.topology.refuseWhileChanging(except);
   }
 
   private peersSaving = false;
@@ -552,7 +379,7 @@ export class DkvNode {
       await Promise.race([new Promise<void>((r) => (this.drained = r)), this.clock.sleep(this.config.shutdownGraceMs)]);
     }
     this.stopBackground();
-    await this.joinLoop?.catch(() => undefined);
+    await this.topology.loop?.catch(() => undefined);
     this.transport.close();
     await this.store.close();
   }
