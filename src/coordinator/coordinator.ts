@@ -194,8 +194,7 @@ export class Coordinator {
     // Hints go only to replicas that never acknowledged, also counting acks after the response.
     void settled.then((all) => this.hintUnacknowledged(op.key, record, entries, all.flatMap((x) => x.ok.map((o) => o.entry))));
     if (!met) throw this.unavailable('write', 'W', w, n, { ...g, ok: g.ok.filter((o) => acked.includes(o.entry)) }, counts);
-    const receipt = { ...this.receipt(w, n, acked.filter((e) => !pending.has(e)), []), version: `${dot.actor}:${dot.counter}` };
-    return { context: contextAfterWrite(record, op.context, dot), receipt };
+    return { context: contextAfterWrite(record, op.context, dot), receipt: this.receipt(w, n, acked.filter((e) => !pending.has(e)), [], dot) };
   }
 
   /** standIns picks, for each missing primary, the next usable node clockwise not yet used. */
@@ -280,9 +279,12 @@ export class Coordinator {
     return Math.max(1, Math.min(cap, deadline - this.d.clock.monotonic()));
   }
 
-  private receipt(required: number, n: number, answered: PreferenceEntry[], repaired: string[]): Receipt {
+  /** receipt describes who answered; `created` is the dot a write issued (absent for reads). */
+  private receipt(required: number, n: number, answered: PreferenceEntry[], repaired: string[], created?: Dot): Receipt {
     const replicas: ReplicaAck[] = answered.map((e) => ({ nodeId: e.nodeId, fallback: !e.primary, hintedFor: e.hintedFor }));
-    return { coordinator: this.selfId, required, n, replicas, readRepaired: repaired };
+    const r: Receipt = { coordinator: this.selfId, required, n, replicas, readRepaired: repaired };
+    if (created) r.version = `${created.actor}:${created.counter}`;
+    return r;
   }
 
   private unavailable(
