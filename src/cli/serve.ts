@@ -20,6 +20,7 @@ export const SERVE_USAGE = `dkv serve [flags]    run one dkv node
   --max-siblings N         most siblings a write may leave (default 100)
   --cache-bytes SIZE       hot-key cache memory budget (default 32MiB)
   --engine level|memory    storage engine (default level)
+  --level-max-open-files N  LevelDB table files kept open (and memory-mapped) (default 128)
   --gossip-interval DUR    gossip period (default 200ms)
   --hinted-handoff on|off  sloppy quorum with hints (default on)
   --max-hint-window DUR    hints older than this are dropped for anti-entropy (default 3h)
@@ -51,6 +52,7 @@ export async function serve(argv: string[]): Promise<void> {
     'max-value-bytes': { type: 'string' },
     'max-siblings': { type: 'string' },
     'cache-bytes': { type: 'string' },
+    'level-max-open-files': { type: 'string' },
     engine: { type: 'string' },
     'gossip-interval': { type: 'string' },
     'phi-threshold': { type: 'string' },
@@ -90,6 +92,7 @@ export async function serve(argv: string[]): Promise<void> {
   if (v['max-value-bytes'] !== undefined) overrides.maxValueBytes = bytes(v['max-value-bytes'] as string, '--max-value-bytes');
   if (v['max-siblings'] !== undefined) overrides.maxSiblings = int(v['max-siblings'] as string, '--max-siblings');
   if (v['cache-bytes'] !== undefined) overrides.cacheBytes = bytes(v['cache-bytes'] as string, '--cache-bytes');
+  if (v['level-max-open-files'] !== undefined) overrides.levelMaxOpenFiles = int(v['level-max-open-files'] as string, '--level-max-open-files');
   if (v.engine !== undefined) overrides.engine = v.engine as 'level' | 'memory';
   if (v['hinted-handoff'] !== undefined) {
     if (!['on', 'off'].includes(v['hinted-handoff'] as string)) throw new CliError('--hinted-handoff: expected on or off');

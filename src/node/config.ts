@@ -50,6 +50,12 @@ export interface NodeConfig {
   cacheBytes: number;
   /** levelCacheBytes is LevelDB's own block cache. */
   levelCacheBytes: number;
+  /** levelMaxOpenFiles bounds the table files LevelDB keeps open. LevelDB memory-maps open
+   * tables, and every page a read or a compaction touches stays in the node's RSS while its
+   * table is open: this bounds the file-backed part of the RSS (at most about this many × 2 MiB
+   * tables) at the price of reopening tables (index and filter blocks) on a data set with more
+   * tables than this. */
+  levelMaxOpenFiles: number;
   /** replicaTimeoutMs is the deadline of one internode replica read or write. */
   replicaTimeoutMs: number;
   /** requestTimeoutMs is the longest a coordinator works on a client request without a deadline. */
@@ -123,6 +129,7 @@ export function local(overrides: Partial<NodeConfig> = {}): NodeConfig {
     maxSiblings: 100,
     cacheBytes: 32 * MIB,
     levelCacheBytes: 8 * MIB,
+    levelMaxOpenFiles: 128,
     replicaTimeoutMs: 2_000,
     requestTimeoutMs: 5_000,
     expirySweepIntervalMs: 1_000,
@@ -174,6 +181,7 @@ export function validateConfig(c: NodeConfig): NodeConfig {
   if (!(c.phiThreshold >= 1 && c.phiThreshold <= 50)) throw invalidArgument('phi-threshold', `must be in [1, 50], got ${c.phiThreshold}`);
   intIn('gossip-interval', c.gossipIntervalMs, 10, 60_000);
   intIn('merkle-depth', c.merkleDepth, 1, 16);
+  intIn('level-max-open-files', c.levelMaxOpenFiles, 20, 100_000);
   intIn('changelog-max-entries', c.changelogMaxEntries, 10, 100_000_000);
   intIn('watch-buffer', c.watchBufferLimit, 10, 1_000_000);
   intIn('anti-entropy-interval', c.antiEntropyIntervalMs, 0, 7 * 24 * 3600_000);

@@ -119,7 +119,7 @@ export class DkvNode {
     const log = deps.log ?? consoleLogger(config.nodeId);
     const engine =
       deps.engine ??
-      (config.engine === 'memory' ? new MemoryEngine() : new LevelEngine({ location: config.dataDir, cacheSize: config.levelCacheBytes }));
+      (config.engine === 'memory' ? new MemoryEngine() : new LevelEngine({ location: config.dataDir, cacheSize: config.levelCacheBytes, maxOpenFiles: config.levelMaxOpenFiles }));
     const store = await RecordStore.open(engine, config.nodeId, { fsync: config.fsync, fsyncWindowMs: config.fsyncWindowMs, cacheBytes: config.cacheBytes }, clock);
     const saved = await store.getMeta('member');
     const persisted: PersistedSelf | undefined = saved ? (JSON.parse(saved.toString('utf8')) as PersistedSelf) : undefined;
