@@ -2,7 +2,7 @@
  * run.ts — `npm run bench`: dkv side by side with the gRPC ceiling, etcd and Redis in one run
  * (bench tier: figures, never a pass/fail test).
  *
- *   npx tsc -p tsconfig.json && node --import tsx bench/run.ts [--quick] [--full-scale] [--out bench/results]
+ *   npx tsc -p tsconfig.json && node --import tsx bench/run.ts [--quick] [--scale-max N] [--out bench/results]
  *
  * Contracts:
  * - Starts every target itself on 127.0.0.1 with its data in a temp dir: the no-op grpc-js
@@ -18,15 +18,20 @@
  *   each loaded once first); YCSB A and B at conc 16 on dkv 1 node and 3 nodes; 1 KiB and
  *   10 KiB values at conc 16 on dkv 1 node (and on the no-op server and etcd 1 member as the
  *   ratios' references); Put at conc 64 with --fsync always next to never; then a fresh node
- *   loaded with 100k and 1M keys of 1 KiB (10M too with --full-scale) by several client
- *   processes: load rate, Get throughput and p99, bytes on disk per user byte (after the
+ *   loaded with 100k, 1M and 10M keys of 1 KiB: load rate, Get throughput and p99, bytes on disk per user byte (after the
  *   node is closed), peak RSS, restart time. --quick: fewer targets, conc 1 and 64, short
- *   windows, one small scale step (under 3 minutes).
+ *   windows, two small scale steps (under 3 minutes).
+ * - Scale steps: the first size is loaded through gRPC (its load rate is the served one); each
+ *   larger size is added with the node stopped, by bench/bulk-load.ts in its own process
+ *   through the node's replica write path (same batches, same on-disk layout, no gRPC: 10M
+ *   keys through gRPC would take over an hour here), then the node is restarted, warmed up
+ *   for a Get window and measured. --scale-max N drops the sizes above N.
  * - Writes bench/results/<ISO time>[-quick].json (every figure, including merged HDR
  *   histograms), .md (tables with absolute figures and ratios to the ceiling and to etcd, the
  *   issue's goals met / not met) and .svg (throughput and p99 against concurrency); a full run
  *   also copies its Markdown to bench/results/latest.md.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, lstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +39,7 @@ import { parseArgs } from 'node:util';
 import type { Level } from './lib/drivers.js';
 import { dkvStatus, startDkv, startEtcd, startNoop, startRedis, stopTarget, version, which, type Target } from './lib/peers.js';
 import { hostTicks, sample, usage } from './lib/proc-stats.js';
-import { chartSvg, fmtMs, goals, goalsTable, otherCpuPct, scaleTable, serverCpuUsPerOp, table, type Measurement, type ScaleStage } from './lib/report.js';
+import { chartSvg, fmtMs, goals, goalsTable, otherCpuPct, scaleTable, serverCpuUsPerOp, table, type Measurement, type ScaleStage, type StageLoad } from './lib/report.js';
 import { Fleet, freePort, ROOT } from './lib/servers.js';
 import { runLoad, type LoadOptions, type LoadResult, type Workload } from './load.js';
 
@@ -42,17 +47,16 @@ const { values: v } = parseArgs({
   strict: true,
   options: {
     quick: { type: 'boolean', default: false },
-    'full-scale': { type: 'boolean', default: false },
+    'scale-max': { type: 'string', default: '10000000' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
   },
 });
 const QUICK = v.quick!;
-const FULL_SCALE = v['full-scale']!;
 
 const plan = QUICK
-  ? { durationMs: 2_000, warmupMs: 500, keys: 1_000, concs: [1, 64], levels: ['quorum'] as Level[], ycsb: false, sizes: [] as number[], scale: [10_000] }
-  : { durationMs: 5_000, warmupMs: 1_000, keys: 5_000, concs: [1, 16, 64], levels: ['quorum', 'one', 'all'] as Level[], ycsb: true, sizes: [1024, 10240], scale: [100_000, 1_000_000] };
-if (FULL_SCALE) plan.scale.push(10_000_000);
+  ? { durationMs: 2_000, warmupMs: 500, keys: 1_000, concs: [1, 64], levels: ['quorum'] as Level[], ycsb: false, sizes: [] as number[], scale: [10_000, 100_000] }
+  : { durationMs: 5_000, warmupMs: 1_000, keys: 5_000, concs: [1, 16, 64], levels: ['quorum', 'one', 'all'] as Level[], ycsb: true, sizes: [1024, 10240], scale: [100_000, 1_000_000, 10_000_000] };
+plan.scale = plan.scale.filter((n, i) => i === 0 || n <= Number(v['scale-max']));
 const KEY_SIZE = 16;
 const VALUE_SIZE = 100;
 const SCALE_VALUE = 1024;
@@ -118,6 +122,27 @@ async function load(e: Entry, keys: number, valueSize: number, from: number, con
   if (r.errorCount > 0.01 * (keys - from)) throw new Error(`loading ${e.label} failed: ${JSON.stringify(r.errors)}`);
   if (r.errorCount) notes.push(`Loading ${e.label}: ${r.errorCount} of ${keys - from} writes failed (${JSON.stringify(r.errors)}); those keys read as absent.`);
   return r;
+}
+
+/**
+ * bulkLoad adds keys [from, to) to the stopped scale node's directory with bench/bulk-load.ts
+ * in its own process (its progress lines go to stderr).
+ */
+async function bulkLoad(dir: string, nodeId: string, from: number, to: number): Promise<{ opsPerSec: number; cpuSeconds: number; peakRssMiB: number }> {
+  log(`  bulk loading keys ${from.toLocaleString('en-US')}..${to.toLocaleString('en-US')} of ${SCALE_VALUE} B in process`);
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'bulk-load.ts'), '--data-dir', dir, '--node-id', nodeId, '--from', String(from), '--to', String(to), '--value-size', String(SCALE_VALUE), '--key-size', String(KEY_SIZE)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  const code = await new Promise<number | null>((res) => child.on('close', res));
+  if (code !== 0) throw new Error(`bench/bulk-load.ts exited with ${code}: ${out}`);
+  return JSON.parse(out.trim().split('\n').pop()!) as { opsPerSec: number; cpuSeconds: number; peakRssMiB: number };
+}
+
+/** rssSplit is a process's resident memory now: anonymous and file-backed (mapped LevelDB tables). */
+function rssSplit(pid: number): string {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (f: string) => Number(new RegExp(`${f}:\\s+(\\d+) kB`).exec(s)?.[1] ?? NaN);
+  return `${(kib('VmRSS') / 1024).toFixed(0)} MiB, ${(kib('RssAnon') / 1024).toFixed(0)} anonymous + ${(kib('RssFile') / 1024).toFixed(0)} file-backed`;
 }
 
 /** diskUsage sums a directory tree: allocated bytes (st_blocks) and apparent bytes. */
@@ -242,25 +267,35 @@ async function main(): Promise<void> {
     const port = await freePort();
     const dir = fleet.tempDir('dkv-bench-scale-');
     const startScale = () => startDkv(fleet, { nodes: 1, label: 'dkv scale', nodePrefix: 's', ports: [port], dataDirs: [dir] });
-    let t = await startScale();
     let from = 0;
-    for (const keys of plan.scale) {
+    for (const [i, keys] of plan.scale.entries()) {
+      // The first size through gRPC (the served load rate), larger ones in process (see header).
+      let loaded: StageLoad;
+      if (i === 0) {
+        const fresh = await startScale();
+        const r = await load({ label: `dkv 1 node, ${keys.toLocaleString('en-US')} keys`, t: fresh, role: 'other', etcdRef: 'etcd1' }, keys, SCALE_VALUE, from, 64);
+        loaded = { via: 'gRPC, 2 client processes × 32', opsPerSec: r.opsPerSec, p99Us: r.latencyUs.p99, serverCpuUsPerOp: serverCpuUsPerOp(r), peakRssMiB: r.server[0].peakRssKiB / 1024 };
+        await stopTarget(fleet, fresh);
+      } else {
+        const b = await bulkLoad(dir, 's1', from, keys);
+        loaded = { via: 'in process (bench/bulk-load.ts)', opsPerSec: b.opsPerSec, serverCpuUsPerOp: (b.cpuSeconds * 1e6) / (keys - from), peakRssMiB: b.peakRssMiB };
+      }
+      // Every size is measured on a node restarted on its data: peak RSS is over the restart
+      // and the Get window (with its warm-up), the same for every size.
+      const r0 = performance.now();
+      const t = await startScale();
+      const restartMs = Math.round(performance.now() - r0);
       const e: Entry = { label: `dkv 1 node, ${keys.toLocaleString('en-US')} keys`, t, role: 'other', etcdRef: 'etcd1' };
-      const loaded = await load(e, keys, SCALE_VALUE, from, 64);
       const get = await runLoad({ ...options(e, 'get', 16), keys, valueSize: SCALE_VALUE, resetServerPeak: false });
       const st = await dkvStatus(t.target).catch(() => undefined);
-      log(`  scale ${keys} keys: Get ${get.opsPerSec} ops/s, p99 ${fmtMs(get.latencyUs.p99)} ms, peak RSS ${(get.server[0].peakRssKiB / 1024).toFixed(0)} MiB, cache hit ratio ${st?.cacheHitRatio?.toFixed(2) ?? '?'}`);
       const peak = get.server[0].peakRssKiB / 1024;
+      log(`  scale ${keys} keys: restart ${restartMs} ms; Get ${get.opsPerSec} ops/s, p99 ${fmtMs(get.latencyUs.p99)} ms, peak RSS ${peak.toFixed(0)} MiB (now: ${rssSplit(t.pids[0])}), cache hit ratio ${st?.cacheHitRatio?.toFixed(2) ?? '?'}`);
       await stopTarget(fleet, t);
       const du = diskUsage(dir);
-      const r0 = performance.now();
-      t = await startScale();
-      const restartMs = Math.round(performance.now() - r0);
+      log(`  scale ${keys} keys: ${(du.allocated / 2 ** 20).toFixed(0)} MiB on disk for ${((keys * (KEY_SIZE + SCALE_VALUE)) / 2 ** 20).toFixed(0)} MiB of keys + values`);
       stages.push({ keys, valueSize: SCALE_VALUE, load: loaded, get, userBytes: keys * (KEY_SIZE + SCALE_VALUE), diskBytes: du.allocated, diskApparentBytes: du.apparent, peakRssMiB: peak, restartMs, cacheHitRatio: st?.cacheHitRatio });
-      log(`  scale ${keys} keys: ${(du.allocated / 2 ** 20).toFixed(0)} MiB on disk for ${((keys * (KEY_SIZE + SCALE_VALUE)) / 2 ** 20).toFixed(0)} MiB of keys + values; restart ${restartMs} ms`);
       from = keys;
     }
-    await stopTarget(fleet, t);
   });
 
   const others = measurements.map((m) => otherCpuPct(m.result)).sort((a, b) => a - b);
@@ -272,11 +307,11 @@ async function main(): Promise<void> {
   const finished = new Date();
   const seconds = Math.round((performance.now() - t0) / 1000);
   const loadEnd = loadavg();
-  if (!FULL_SCALE) notes.push('10M keys were not loaded: loading 10M × 1 KiB through one node takes over an hour on this machine (and about 11 GB of disk); run with --full-scale for it. The 10M goals below are judged "not measured", with the largest size run as an indication.');
+  if (plan.scale[plan.scale.length - 1] < 10_000_000) notes.push(`The largest scale step was ${plan.scale[plan.scale.length - 1].toLocaleString('en-US')} keys (${QUICK ? '--quick' : '--scale-max'}): the 10M goals below are judged "not measured", with the largest size run as an indication.`);
 
   const stamp = started.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z') + (QUICK ? '-quick' : '');
   mkdirSync(v.out!, { recursive: true });
-  const goalRows = goals(measurements, fsync, stages, FULL_SCALE);
+  const goalRows = goals(measurements, fsync, stages);
   const grpcVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules', '@grpc', 'grpc-js', 'package.json'), 'utf8')) as { version: string }).version;
   const versions = {
     dkv: (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
@@ -314,11 +349,11 @@ async function main(): Promise<void> {
     `![throughput and p99 against concurrency](${svgFile})`,
     '',
     ...(otherTable.split('\n').length > 2 ? ['## YCSB A / B, value sizes, --fsync', '', otherTable, ''] : []),
-    `## Scale with data (one dkv node, ${SCALE_VALUE}-byte random values, loaded by 2 client processes × 32 in flight; Get at conc 16, uniform over every key)`,
+    `## Scale with data (one dkv node, ${SCALE_VALUE}-byte random values, the first size loaded through gRPC by 2 client processes × 32 in flight, each larger one added in process by bench/bulk-load.ts with the node stopped; Get at conc 16, uniform over every key)`,
     '',
     scaleTable(stages),
     '',
-    'On disk = allocated bytes of the whole data directory (LevelDB plus the change log) after the node was stopped; random values do not compress. Peak RSS = VmHWM of the node over loading that step and the Get run (the node is restarted between steps; restart ms is how long the restart took to serve again on that data). Cache hit ratio is the hot-key cache\'s since the node (re)started.',
+    'On disk = allocated bytes of the whole data directory (LevelDB plus the change log) after the node was stopped; random values do not compress. Each size is measured on a node restarted on its data: restart ms is how long it took to serve again, peak RSS the node\'s VmHWM over the restart and the Get window (warm-up included; it counts LevelDB table pages the node has memory-mapped, up to --level-max-open-files tables). Load CPU µs/op is the node\'s CPU per key for the gRPC load and the loader\'s for the in-process one; load peak RSS likewise. Cache hit ratio is the hot-key cache\'s since the restart.',
     '',
     '## Loading (every key written once, blind, 2 client processes; not a comparison point of the goals)',
     '',
@@ -331,7 +366,7 @@ async function main(): Promise<void> {
     idle.servers.map((s) => `${s.target} ${s.cpuPct}% CPU`).join('; ') + `; host ${idle.hostCpuPct}%.`,
     '',
   ].join('\n');
-  const json = { bench: 'run', quick: QUICK, fullScale: FULL_SCALE, startedAt: started.toISOString(), finishedAt: finished.toISOString(), seconds, phases, machine, versions, plan, keySize: KEY_SIZE, valueSize: VALUE_SIZE, skipped, notes, idle, preloads, measurements, fsync, scale: stages, goals: goalRows, markdown: md };
+  const json = { bench: 'run', quick: QUICK, startedAt: started.toISOString(), finishedAt: finished.toISOString(), seconds, phases, machine, versions, plan, keySize: KEY_SIZE, valueSize: VALUE_SIZE, skipped, notes, idle, preloads, measurements, fsync, scale: stages, goals: goalRows, markdown: md };
   const base = join(v.out!, stamp);
   writeFileSync(`${base}.json`, JSON.stringify(json, null, 1) + '\n');
   writeFileSync(`${base}.md`, md);

@@ -1,0 +1,100 @@
+/**
+ * bulk-load.ts — writes keys [from, to) into a stopped single-node dkv data directory through
+ * the node's own replica write path, in process (bench tier: builds the 1M / 10M-key data sets
+ * of the scale steps in minutes instead of hours).
+ *
+ *   node --import tsx bench/bulk-load.ts --data-dir DIR --node-id ID --to N
+ *     [--from 0] [--value-size 1024] [--key-size 16] [--batch 500]
+ *
+ * Contract:
+ * - Opens DIR as node ID exactly as `dkv serve --node-id ID --data-dir DIR` does (a new
+ *   directory becomes a one-node cluster; an existing one must belong to ID), with the
+ *   default configuration, and stops it cleanly at the end, so the directory then serves as
+ *   usual. The node must not be running (LevelDB's lock refuses a second opener). The loader
+ *   runs without the hot cache and with a larger memtable (settings not stored on disk).
+ * - Every key is written as a replica write (DkvNode.writeLocal → RecordStore.merge): one new
+ *   version with a fresh dot of the node, random value bytes, no TTL, in batches of --batch
+ *   keys. Records, Merkle digest index and change log are written in the same atomic batches
+ *   as a client Put's, so the on-disk layout is the one a served load leaves. What it skips is
+ *   only the gRPC request path, which the bench measures separately.
+ * - Keys are bench/lib/keyspace.ts keyOf(i, --key-size), so the bench's Get load finds them.
+ * - Prints progress to stderr every 5 s and one JSON line to stdout at the end:
+ *   { keys, seconds, opsPerSec, cpuSeconds, peakRssMiB }.
+ */
+import { randomFillSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { DkvNode } from '../src/node/node.js';
+import { local, validateConfig } from '../src/node/config.js';
+import { silentLogger } from '../src/node/logger.js';
+import { LevelEngine } from '../src/storage/level-engine.js';
+import { MemoryNetwork } from '../src/transport/memory-transport.js';
+import { SystemClock } from '../src/time/clock.js';
+import { systemRandom } from '../src/time/random.js';
+import type { Version } from '../src/versioning/version.js';
+import { keyOf } from './lib/keyspace.js';
+
+const { values: v } = parseArgs({
+  strict: true,
+  options: {
+    'data-dir': { type: 'string' },
+    'node-id': { type: 'string' },
+    from: { type: 'string', default: '0' },
+    to: { type: 'string' },
+    'value-size': { type: 'string', default: '1024' },
+    'key-size': { type: 'string', default: '16' },
+    batch: { type: 'string', default: '500' },
+  },
+});
+if (!v['data-dir'] || !v['node-id'] || !v.to) throw new Error('--data-dir, --node-id and --to are required');
+const from = Number(v.from);
+const to = Number(v.to);
+const valueSize = Number(v['value-size']);
+const keySize = Number(v['key-size']);
+const batch = Number(v.batch);
+const ADDRESS = '127.0.0.1:1';
+
+const clock = new SystemClock();
+const random = systemRandom();
+const net = new MemoryNetwork(clock, random);
+// No hot cache (nothing is read back) and a 64 MiB memtable (fewer, larger level-0 tables to
+// compact): loader-only settings; neither is stored, so `dkv serve` reopens with its own.
+const config = validateConfig(local({ nodeId: v['node-id'], listen: ADDRESS, advertise: ADDRESS, dataDir: v['data-dir'], cacheBytes: 0 }));
+const engine = new LevelEngine({ location: config.dataDir, cacheSize: config.levelCacheBytes, maxOpenFiles: config.levelMaxOpenFiles, writeBufferSize: 64 * 2 ** 20 });
+const node = await DkvNode.create(config, { clock, random, engine, transport: net.transport(ADDRESS), log: silentLogger });
+await node.start(false);
+
+const peakRssMiB = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
+const t0 = performance.now();
+const u0 = process.cpuUsage();
+let lastReport = t0;
+let next = from;
+let done = 0;
+// Two batches in flight: one is built and merged while LevelDB's thread writes the other.
+await Promise.all(
+  [0, 1].map(async () => {
+    while (next < to) {
+      const start = next;
+      const end = (next = Math.min(to, next + batch));
+      const entries = [];
+      // Random (incompressible) values like the load generator's: one fill per batch.
+      const values = randomFillSync(Buffer.allocUnsafe((end - start) * valueSize));
+      for (let i = start; i < end; i++) {
+        const at = (i - start) * valueSize;
+        const version: Version = { dot: await node.store.issueDot(), past: new Map(), value: values.subarray(at, at + valueSize), tombstone: false, expiresAtMs: 0, writtenAtMs: clock.now() };
+        entries.push({ key: keyOf(i, keySize), versions: [version] });
+      }
+      await node.writeLocal(entries);
+      done += end - start;
+      const now = performance.now();
+      if (now - lastReport >= 5_000) {
+        lastReport = now;
+        process.stderr.write(`  bulk load ${config.nodeId}: ${done.toLocaleString('en-US')} / ${(to - from).toLocaleString('en-US')} keys, ${Math.round((done * 1000) / (now - t0))} keys/s\n`);
+      }
+    }
+  }),
+);
+await node.stop();
+const seconds = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(u0);
+process.stdout.write(JSON.stringify({ keys: to - from, seconds: Math.round(seconds * 10) / 10, opsPerSec: Math.round((to - from) / seconds), cpuSeconds: Math.round((cpu.user + cpu.system) / 1e4) / 100, peakRssMiB: Math.round(peakRssMiB()) }) + '\n');
