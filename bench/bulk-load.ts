@@ -60,7 +60,7 @@ const net = new MemoryNetwork(clock, random);
 // No hot cache (nothing is read back) and a 64 MiB memtable (fewer, larger level-0 tables to
 // compact): loader-only settings; neither is stored, so `dkv serve` reopens with its own.
 const config = validateConfig(local({ nodeId: v['node-id'], listen: ADDRESS, advertise: ADDRESS, dataDir: v['data-dir'], cacheBytes: 0 }));
-const engine = new LevelEngine({ location: config.dataDir, cacheSize: config.levelCacheBytes, maxOpenFiles: config.levelMaxOpenFiles, writeBufferSize: 64 * 2 ** 20 });
+const engine = new LevelEngine({ location: config.dataDir, cacheSize: config.levelCacheBytes, maxOpenFiles: config.levelMaxOpenFiles });
 const node = await DkvNode.create(config, { clock, random, engine, transport: net.transport(ADDRESS), log: silentLogger });
 await node.start(false);
 
