@@ -93,24 +93,37 @@ export class ChangeLog implements ChangeSink {
     return out;
   }
 
-  /** trim drops entries past the retention (age or count); returns how many. */
+  /**
+   * trim drops every entry past the retention (age or count), in batches of TRIM_CHUNK
+   * deletes; returns how many. It catches up in one call however far behind it is, so the
+   * log stays within its bounds at any sustained write rate (a node trims every few seconds).
+   */
   async trim(): Promise<number> {
     const cutoff = this.clock.now() - this.opts.retentionMs;
     const countFloor = this.last - this.opts.maxEntries;
-    const ops: BatchOp[] = [];
-    let newFirst = this.first;
-    for await (const [k, v] of this.store.iterateRaw({ ...rangeOf(Keyspace.ChangeLog), limit: 10_000 })) {
-      const seq = seqOf(k);
-      if (seq > countFloor && Number(v.readBigUInt64BE(0)) >= cutoff) break;
-      ops.push({ type: 'del', key: k });
-      newFirst = seq + 1;
+    let trimmed = 0;
+    for (;;) {
+      const ops: BatchOp[] = [];
+      let newFirst = this.first;
+      let more = false;
+      for await (const [k, v] of this.store.iterateRaw({ ...rangeOf(Keyspace.ChangeLog), limit: TRIM_CHUNK })) {
+        const seq = seqOf(k);
+        if (seq > countFloor && Number(v.readBigUInt64BE(0)) >= cutoff) break;
+        ops.push({ type: 'del', key: k });
+        newFirst = seq + 1;
+        more = ops.length === TRIM_CHUNK;
+      }
+      if (ops.length === 0) return trimmed;
+      await this.store.commit(ops);
+      this.first = newFirst;
+      trimmed += ops.length;
+      if (!more) return trimmed;
     }
-    if (ops.length === 0) return 0;
-    await this.store.commit(ops);
-    this.first = newFirst;
-    return ops.length;
   }
 }
+
+/** TRIM_CHUNK is the most deletes one trim batch commits. */
+export const TRIM_CHUNK = 10_000;
 
 function logKey(seq: number): Buffer {
   const b = Buffer.allocUnsafe(8);

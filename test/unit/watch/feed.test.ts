@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock, flushMicrotasks } from '../../../src/time/manual-clock.js';
 import { MemoryDisk, MemoryEngine } from '../../../src/storage/memory-engine.js';
 import { RecordStore } from '../../../src/storage/record-store.js';
-import { ChangeLog } from '../../../src/watch/change-log.js';
+import { ChangeLog, TRIM_CHUNK } from '../../../src/watch/change-log.js';
 import { serveFeed, type FeedMessage, type FeedRequest } from '../../../src/watch/feed.js';
 import { newVersion } from '../../../src/versioning/siblings.js';
 
@@ -75,6 +75,24 @@ describe('change feed (serveFeed)', () => {
     cancel();
     expect(messages[0].resync).toBe(true);
     expect(values(messages)).toEqual([]);
+  });
+
+  // Regression (benchmark, 10M keys): trim deleted at most 10,000 entries per call, one call
+  // every 5 s, so at more than 2,000 writes a second the log outgrew --changelog-max-entries
+  // without bound (and with it the disk: every entry is a full record).
+  it('trims past many chunks in one call, down to exactly the retained count', async () => {
+    const clock = new ManualClock();
+    const r = await new Replica(clock, new MemoryDisk(), { retentionMs: 60_000, maxEntries: 5 }).open();
+    const total = TRIM_CHUNK * 2 + 7;
+    for (let i = 0; i < total; i += 500) {
+      const dot = await r.store.issueDot();
+      await r.store.merge(Array.from({ length: Math.min(500, total - i) }, (_, j) => ({ key: Buffer.from(`k-${i + j}`), versions: [newVersion({ ...dot, counter: dot.counter + j }, new Map(), { value: Buffer.from('v'), tombstone: false, expiresAtMs: 0, writtenAtMs: 0 })] })));
+      for (let j = 1; j < 500; j++) await r.store.issueDot();
+    }
+    expect(r.log.lastSeq).toBe(total);
+    expect(await r.log.trim()).toBe(total - 5);
+    expect(r.log.oldestSeq).toBe(total - 4);
+    expect(await r.log.trim()).toBe(0);
   });
 
   // Regression (simulation, watch completeness after a wiped replica): a position in the
