@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
+import { createHash } from 'node:crypto';
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { Context as ContextMsg, Record as RecordMsg } from '../../../src/generated/dkv/record/v1/record.js';
 import {
@@ -194,5 +195,35 @@ describe('digest', () => {
     for (const v of variants) expect(digest([v]).equals(d)).toBe(false);
     expect(digest([{ ...base, writtenAtMs: 99 }]).equals(d)).toBe(true);
     expect(digest([]).equals(d)).toBe(false);
+  });
+
+  // Digests are compared between nodes (Merkle anti-entropy), so nodes of different dkv
+  // versions must compute the same bytes: these vectors were computed by the original
+  // implementation (a Hash fed the count, then each header and value in turn).
+  it('keeps the bytes of earlier dkv versions (golden vectors)', () => {
+    const a = newVersion({ actor: 'n1#mik2qz3k', counter: 123456 }, vvFromEntries([['n1#mik2qz3k', 123000], ['n2#x', 7]]), { value: Buffer.alloc(100, 7), expiresAtMs: 0, writtenAtMs: 1764500000000 });
+    const b = newVersion({ actor: 'é"\\\u0001😀', counter: 2 ** 40 }, vvFromEntries([]), { value: Buffer.from('v'), expiresAtMs: 1764500009999, writtenAtMs: 5 });
+    const t = { ...newVersion({ actor: 'z', counter: 9 }, vvFromEntries([['a', 1]]), { value: Buffer.alloc(0), expiresAtMs: 0, writtenAtMs: 3 }), tombstone: true };
+    expect(digest([]).toString('hex')).toBe('5feceb66ffc86f38d952786c6d696c79');
+    expect(digest([a]).toString('hex')).toBe('3bc1b733b5a0bdb5df33671cd35548fd');
+    expect(digest([t, b, a]).toString('hex')).toBe('6cc40e13cc18302edb62ce28bd7ee99e');
+  });
+
+  it('equals the framing hashed piece by piece, for any sibling set', () => {
+    const reference = (vs: readonly Version[]) => {
+      const h = createHash('sha256');
+      const sorted = [...vs].sort((x, y) => dotCompare(x.dot, y.dot));
+      h.update(String(sorted.length));
+      for (const v of sorted) {
+        h.update(JSON.stringify([v.dot.actor, v.dot.counter, vvEntries(v.past), v.tombstone, v.expiresAtMs, v.value.length]));
+        h.update(v.value);
+      }
+      return h.digest().subarray(0, 16);
+    };
+    fc.assert(
+      fc.property(versionsArb, (vs) => {
+        expect(digest(vs).toString('hex')).toBe(reference(vs).toString('hex'));
+      }),
+    );
   });
 });
