@@ -60,6 +60,18 @@ describe('record codec', () => {
     );
   });
 
+  // encodeRecord is hand-written for speed; the generated encoder defines the bytes.
+  it('writes exactly the bytes of the generated Record encoder', () => {
+    const wide = fc.record({ actor: actorArb, counter: fc.integer({ min: 2 ** 30, max: Number.MAX_SAFE_INTEGER }), t: fc.integer({ min: 2 ** 40, max: Number.MAX_SAFE_INTEGER }) });
+    fc.assert(
+      fc.property(versionsArb, fc.array(wide, { maxLength: 2 }), fc.uint8Array({ minLength: 128, maxLength: 400 }), (vs, extra, big) => {
+        const all = [...vs, ...extra.filter((e) => !vs.some((v) => v.dot.actor === e.actor && v.dot.counter === e.counter)).map((e) => newVersion({ actor: e.actor, counter: e.counter }, new Map(), { value: Buffer.from(big), expiresAtMs: e.t, writtenAtMs: e.t }))];
+        const generated = Buffer.from(RecordMsg.encode(recordToProto(all)).finish());
+        expect(encodeRecord(all).toString('hex')).toBe(generated.toString('hex'));
+      }),
+    );
+  });
+
   it('the empty record is zero bytes and decodes to no versions', () => {
     expect(encodeRecord([]).length).toBe(0);
     expect(decodeRecord(Buffer.alloc(0))).toEqual([]);
@@ -118,6 +130,60 @@ describe('context codec', () => {
     );
     expect(encodeContext(new Map()).length).toBe(0);
     expect(decodeContext(Buffer.alloc(0)).size).toBe(0);
+  });
+
+  it('writes exactly the bytes of the generated Context encoder', () => {
+    fc.assert(
+      fc.property(ctxArb, (vv) => {
+        const generated = Buffer.from(ContextMsg.encode({ entries: vvEntries(vv).map(([actor, counter]) => ({ actor, counter })) }).finish());
+        expect(encodeContext(vv).toString('hex')).toBe(generated.toString('hex'));
+      }),
+    );
+  });
+
+  // decodeContext parses canonical bytes directly and leaves everything else to the
+  // generated decoder: what it accepts must be exactly what that path accepts.
+  it('accepts a (mutated) context exactly when the generated decoder finds it canonical and valid', () => {
+    const reference = (bytes: Buffer): Array<[string, number]> | 'reject' => {
+      let msg: ContextMsg;
+      try {
+        msg = ContextMsg.decode(bytes);
+      } catch {
+        return 'reject';
+      }
+      const e = msg.entries;
+      if (e.length > MAX_CONTEXT_ENTRIES) return 'reject';
+      for (let i = 0; i < e.length; i++) {
+        if (e[i].actor.length === 0 || e[i].actor.length > 256 || !(e[i].counter >= 1 && e[i].counter <= 2 ** 48)) return 'reject';
+        if (i > 0 && !(e[i - 1].actor < e[i].actor)) return 'reject';
+      }
+      if (!Buffer.from(ContextMsg.encode(msg).finish()).equals(bytes)) return 'reject';
+      return e.map((d) => [d.actor, d.counter]);
+    };
+    const mutation = fc.record({ at: fc.nat(), kind: fc.constantFrom('flip', 'insert', 'delete', 'none'), byte: fc.integer({ min: 0, max: 255 }) });
+    fc.assert(
+      fc.property(ctxArb, mutation, (vv, m) => {
+        const valid = encodeContext(vv);
+        const at = valid.length ? m.at % valid.length : 0;
+        const bytes =
+          m.kind === 'none' || valid.length === 0
+            ? valid
+            : m.kind === 'flip'
+              ? Buffer.from(valid.map((b, i) => (i === at ? b ^ (m.byte || 1) : b)))
+              : m.kind === 'insert'
+                ? Buffer.concat([valid.subarray(0, at), Buffer.from([m.byte]), valid.subarray(at)])
+                : Buffer.concat([valid.subarray(0, at), valid.subarray(at + 1)]);
+        let got: Array<[string, number]> | 'reject';
+        try {
+          got = vvEntries(decodeContext(bytes));
+        } catch (err) {
+          expect(err).toBeInstanceOf(ContextError);
+          got = 'reject';
+        }
+        expect(got).toEqual(reference(bytes));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('rejects bytes dkv never produces: a zero counter, unsorted actors, trailing bytes after a valid context', () => {
