@@ -112,7 +112,7 @@ try {
       console.log(`rep ${rep} ${name}: ${us.toFixed(1)} µs CPU/op, ${Math.round((OPS * 1000) / wall)} ops/s, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
     }
   }
-  for (const [w, xs] of Object.entries(res)) {
+  for (const [w, xs] of Object.entries(res).filter(([, xs]) => xs.length > 0)) {
     const s = [...xs].sort((a, b) => a - b);
     console.log(`median ${w}: ${s[Math.floor(s.length / 2)].toFixed(1)} µs/op, min ${s[0].toFixed(1)} (all: ${xs.map((x) => x.toFixed(1)).join(' ')})`);
   }
