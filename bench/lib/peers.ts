@@ -74,6 +74,8 @@ export interface DkvOptions {
   ports?: number[];
   /** cpuProfDir runs every node under node --cpu-prof. */
   cpuProfDir?: string;
+  /** nodeArgs are extra node (V8) flags for every node, e.g. --max-semi-space-size=64. */
+  nodeArgs?: string[];
 }
 
 export function dkvStatus(address: string, timeoutMs = 2_000): Promise<StatusResponse> {
@@ -100,6 +102,7 @@ export async function startDkv(fleet: Fleet, o: DkvOptions): Promise<Target> {
     const listen = `127.0.0.1:${o.ports?.[i] ?? 0}`;
     const args = [
       ...(o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : []),
+      ...(o.nodeArgs ?? []),
       DKV_CLI, 'serve', '--listen', listen, '--node-id', id, '--data-dir', dir, '--log-level', 'warn',
       ...(o.fsync ? ['--fsync', o.fsync] : []),
       ...(i > 0 ? ['--seeds', procs[0].address] : []),

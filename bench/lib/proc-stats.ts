@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 /**
  * Server-side resource figures read from Linux /proc (bench only; never a pass/fail signal).
@@ -29,6 +29,26 @@ export function cpuTicks(pid: number): number {
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state), so field k is rest[k - 3].
   return Number(rest[14 - 3]) + Number(rest[15 - 3]);
+}
+
+/**
+ * threadTicks returns utime + stime of each live thread of pid, keyed "TID NAME" (NAME is the
+ * thread's comm, e.g. "node", "libuv-worker"). Threads that exit between calls drop out.
+ */
+export function threadTicks(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(`${tid} ${name}`, Number(rest[14 - 3]) + Number(rest[15 - 3]));
+  }
+  return out;
 }
 
 /** peakRssKiB returns VmHWM of pid in KiB. */

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
+import { createHash } from 'node:crypto';
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { Context as ContextMsg, Record as RecordMsg } from '../../../src/generated/dkv/record/v1/record.js';
 import {
@@ -55,6 +56,18 @@ describe('record codec', () => {
         expect(encodeRecord(back).equals(bytes)).toBe(true);
         expect(encodeRecord([...vs].reverse()).equals(bytes)).toBe(true);
         expect(norm(recordFromProto(recordToProto(vs)))).toEqual(norm(back));
+      }),
+    );
+  });
+
+  // encodeRecord is hand-written for speed; the generated encoder defines the bytes.
+  it('writes exactly the bytes of the generated Record encoder', () => {
+    const wide = fc.record({ actor: actorArb, counter: fc.integer({ min: 2 ** 30, max: Number.MAX_SAFE_INTEGER }), t: fc.integer({ min: 2 ** 40, max: Number.MAX_SAFE_INTEGER }) });
+    fc.assert(
+      fc.property(versionsArb, fc.array(wide, { maxLength: 2 }), fc.uint8Array({ minLength: 128, maxLength: 400 }), (vs, extra, big) => {
+        const all = [...vs, ...extra.filter((e) => !vs.some((v) => v.dot.actor === e.actor && v.dot.counter === e.counter)).map((e) => newVersion({ actor: e.actor, counter: e.counter }, new Map(), { value: Buffer.from(big), expiresAtMs: e.t, writtenAtMs: e.t }))];
+        const generated = Buffer.from(RecordMsg.encode(recordToProto(all)).finish());
+        expect(encodeRecord(all).toString('hex')).toBe(generated.toString('hex'));
       }),
     );
   });
@@ -117,6 +130,60 @@ describe('context codec', () => {
     );
     expect(encodeContext(new Map()).length).toBe(0);
     expect(decodeContext(Buffer.alloc(0)).size).toBe(0);
+  });
+
+  it('writes exactly the bytes of the generated Context encoder', () => {
+    fc.assert(
+      fc.property(ctxArb, (vv) => {
+        const generated = Buffer.from(ContextMsg.encode({ entries: vvEntries(vv).map(([actor, counter]) => ({ actor, counter })) }).finish());
+        expect(encodeContext(vv).toString('hex')).toBe(generated.toString('hex'));
+      }),
+    );
+  });
+
+  // decodeContext parses canonical bytes directly and leaves everything else to the
+  // generated decoder: what it accepts must be exactly what that path accepts.
+  it('accepts a (mutated) context exactly when the generated decoder finds it canonical and valid', () => {
+    const reference = (bytes: Buffer): Array<[string, number]> | 'reject' => {
+      let msg: ContextMsg;
+      try {
+        msg = ContextMsg.decode(bytes);
+      } catch {
+        return 'reject';
+      }
+      const e = msg.entries;
+      if (e.length > MAX_CONTEXT_ENTRIES) return 'reject';
+      for (let i = 0; i < e.length; i++) {
+        if (e[i].actor.length === 0 || e[i].actor.length > 256 || !(e[i].counter >= 1 && e[i].counter <= 2 ** 48)) return 'reject';
+        if (i > 0 && !(e[i - 1].actor < e[i].actor)) return 'reject';
+      }
+      if (!Buffer.from(ContextMsg.encode(msg).finish()).equals(bytes)) return 'reject';
+      return e.map((d) => [d.actor, d.counter]);
+    };
+    const mutation = fc.record({ at: fc.nat(), kind: fc.constantFrom('flip', 'insert', 'delete', 'none'), byte: fc.integer({ min: 0, max: 255 }) });
+    fc.assert(
+      fc.property(ctxArb, mutation, (vv, m) => {
+        const valid = encodeContext(vv);
+        const at = valid.length ? m.at % valid.length : 0;
+        const bytes =
+          m.kind === 'none' || valid.length === 0
+            ? valid
+            : m.kind === 'flip'
+              ? Buffer.from(valid.map((b, i) => (i === at ? b ^ (m.byte || 1) : b)))
+              : m.kind === 'insert'
+                ? Buffer.concat([valid.subarray(0, at), Buffer.from([m.byte]), valid.subarray(at)])
+                : Buffer.concat([valid.subarray(0, at), valid.subarray(at + 1)]);
+        let got: Array<[string, number]> | 'reject';
+        try {
+          got = vvEntries(decodeContext(bytes));
+        } catch (err) {
+          expect(err).toBeInstanceOf(ContextError);
+          got = 'reject';
+        }
+        expect(got).toEqual(reference(bytes));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('rejects bytes dkv never produces: a zero counter, unsorted actors, trailing bytes after a valid context', () => {
@@ -194,5 +261,35 @@ describe('digest', () => {
     for (const v of variants) expect(digest([v]).equals(d)).toBe(false);
     expect(digest([{ ...base, writtenAtMs: 99 }]).equals(d)).toBe(true);
     expect(digest([]).equals(d)).toBe(false);
+  });
+
+  // Digests are compared between nodes (Merkle anti-entropy), so nodes of different dkv
+  // versions must compute the same bytes: these vectors were computed by the original
+  // implementation (a Hash fed the count, then each header and value in turn).
+  it('keeps the bytes of earlier dkv versions (golden vectors)', () => {
+    const a = newVersion({ actor: 'n1#mik2qz3k', counter: 123456 }, vvFromEntries([['n1#mik2qz3k', 123000], ['n2#x', 7]]), { value: Buffer.alloc(100, 7), expiresAtMs: 0, writtenAtMs: 1764500000000 });
+    const b = newVersion({ actor: 'é"\\\u0001😀', counter: 2 ** 40 }, vvFromEntries([]), { value: Buffer.from('v'), expiresAtMs: 1764500009999, writtenAtMs: 5 });
+    const t = { ...newVersion({ actor: 'z', counter: 9 }, vvFromEntries([['a', 1]]), { value: Buffer.alloc(0), expiresAtMs: 0, writtenAtMs: 3 }), tombstone: true };
+    expect(digest([]).toString('hex')).toBe('5feceb66ffc86f38d952786c6d696c79');
+    expect(digest([a]).toString('hex')).toBe('3bc1b733b5a0bdb5df33671cd35548fd');
+    expect(digest([t, b, a]).toString('hex')).toBe('6cc40e13cc18302edb62ce28bd7ee99e');
+  });
+
+  it('equals the framing hashed piece by piece, for any sibling set', () => {
+    const reference = (vs: readonly Version[]) => {
+      const h = createHash('sha256');
+      const sorted = [...vs].sort((x, y) => dotCompare(x.dot, y.dot));
+      h.update(String(sorted.length));
+      for (const v of sorted) {
+        h.update(JSON.stringify([v.dot.actor, v.dot.counter, vvEntries(v.past), v.tombstone, v.expiresAtMs, v.value.length]));
+        h.update(v.value);
+      }
+      return h.digest().subarray(0, 16);
+    };
+    fc.assert(
+      fc.property(versionsArb, (vs) => {
+        expect(digest(vs).toString('hex')).toBe(reference(vs).toString('hex'));
+      }),
+    );
   });
 });
