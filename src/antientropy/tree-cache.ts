@@ -126,6 +126,24 @@ export class TreeCache {
     }
   }
 
+  /**
+   * entriesOfLeaves lists the index entries under each of `leaves` (one list per leaf, in the
+   * order given, each in position order, as leafEntries would). When the cached tree of
+   * (range, depth) says one scan of the whole range is cheaper than one per leaf (SCAN_COST),
+   * it takes that; with no cached tree, it goes leaf by leaf.
+   */
+  async entriesOfLeaves(range: RingRange, depth: number, leaves: readonly number[]): Promise<LeafEntry[][]> {
+    const c = this.trees.get(`${range.start}:${range.end}:${depth}`);
+    if (c && !c.pendingDuringBuild && leaves.length * SCAN_COST >= c.entries) {
+      const wanted = new Map<number, LeafEntry[]>(leaves.map((leaf) => [leaf, []]));
+      for (const e of await collectDigests(this.store, range)) wanted.get(leafOf(e.pos, range, depth))?.push(e);
+      return leaves.map((leaf) => [...wanted.get(leaf)!]);
+    }
+    const out: LeafEntry[][] = [];
+    for (const leaf of leaves) out.push(await this.leafEntries(range, depth, leaf));
+    return out;
+  }
+
   /** leafEntries lists the index entries under one leaf. */
   async leafEntries(range: RingRange, depth: number, leaf: number): Promise<LeafEntry[]> {
     return collectDigests(this.store, leafBounds(leaf, range, depth));

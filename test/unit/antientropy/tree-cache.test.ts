@@ -101,4 +101,25 @@ describe('TreeCache', () => {
     s.store.iterateRaw = iterateRaw;
     expect((await cache.tree(whole, 10)).root()).toEqual(await s.expected(10));
   });
+
+  it('lists the entries of many leaves with one range scan, the same lists as leaf by leaf', async () => {
+    const s = await setup();
+    const cache = new TreeCache(s.store);
+    await s.write(keys(60));
+    const depth = 4;
+    const leaves = [9, 0, 3, 15, 7];
+    // Without a cached tree: one scan per leaf.
+    const before = s.scans();
+    const perLeaf = await cache.entriesOfLeaves(whole, depth, leaves);
+    expect(s.scans() - before).toBe(leaves.length);
+    await cache.tree(whole, depth);
+    const again = s.scans();
+    const batched = await cache.entriesOfLeaves(whole, depth, leaves);
+    expect(s.scans() - again).toBe(1);
+    expect(batched).toEqual(perLeaf);
+    const direct = [];
+    for (const leaf of leaves) direct.push(await cache.leafEntries(whole, depth, leaf));
+    expect(batched).toEqual(direct);
+    expect(batched.flat().length).toBeGreaterThan(0);
+  });
 });
