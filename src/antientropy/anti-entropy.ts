@@ -86,11 +86,11 @@ export class AntiEntropy {
   async merkleLeafKeys(ref: MerkleRef, leaves: number[]): Promise<KeyDigestEntry[]> {
     const range = checkRef(ref);
     if (leaves.length > MAX_ITEMS) throw invalidArgument('leaves', `at most ${MAX_ITEMS} per request`, MAX_ITEMS);
-    const out: KeyDigestEntry[] = [];
     for (const leaf of leaves) {
       if (!Number.isInteger(leaf) || leaf < 0 || leaf >= 2 ** ref.depth) throw invalidArgument('leaves', `leaf ${leaf} is outside a tree of depth ${ref.depth}`);
-      for (const e of await this.trees.leafEntries(range, ref.depth, leaf)) out.push({ key: e.key, digest: e.digest });
     }
+    const out: KeyDigestEntry[] = [];
+    for (const entries of await this.trees.entriesOfLeaves(range, ref.depth, leaves)) for (const e of entries) out.push({ key: e.key, digest: e.digest });
     // A peer's exchange found differing leaves with this node and is about to repair them.
     crashPoint('merkle.exchange');
     return out;
@@ -165,7 +165,7 @@ export class AntiEntropy {
     if (leaves.length === 0) return;
     const remoteKeys = await this.transport.merkleLeafKeys(address, ref, leaves, this.opts.timeoutMs);
     const localKeys: KeyDigestEntry[] = [];
-    for (const leaf of leaves) localKeys.push(...(await this.trees.leafEntries(range, depth, leaf)));
+    for (const entries of await this.trees.entriesOfLeaves(range, depth, leaves)) localKeys.push(...entries);
     p.bytesExchanged += leaves.length * 4 + remoteKeys.reduce((s, e) => s + e.key.length + e.digest.length, 0);
     p.keysCompared += new Set([...localKeys, ...remoteKeys].map((e) => e.key.toString('latin1'))).size;
     const diff = diffKeys(localKeys, remoteKeys);

@@ -38,38 +38,49 @@ export class GrpcTransport implements PeerTransport {
     return c;
   }
 
-  /** Replica writes and reads to one peer in one event-loop turn travel as one message. */
-  private readonly writes = new Coalescer<{ address: string; from: string; purpose: Purpose; entries: ReplicaEntry[]; timeoutMs: number }, void>(async (_, items) => {
-    const { address, from, purpose } = items[0];
-    const req = {
-      protocolVersion: PROTOCOL_VERSION,
-      from,
-      purpose: purposeToWire(purpose),
-      entries: items.flatMap((it) => it.entries.map((e) => ({ key: e.key, record: recordToProto(e.versions), hintedFor: e.hintedFor ?? '' }))),
-    };
-    await call((cb, opts) => this.client(address).replicaWrite(req, new Metadata(), opts, cb), Math.min(...items.map((it) => it.timeoutMs)), address);
-    return items.map(() => undefined);
-  });
+  /**
+   * Replica writes and reads to one peer travel batched: one call per peer at a time, and the
+   * items added meanwhile go together in the next (Coalescer). Each item keeps its own
+   * deadline (Date.now() ms): one that waited past it is failed with DEADLINE_EXCEEDED without
+   * being sent, and a batch's call deadline is its earliest item's.
+   */
+  private readonly writes = new Coalescer<{ address: string; from: string; purpose: Purpose; entries: ReplicaEntry[]; deadline: number }, void>(
+    async (_, items) => {
+      const { address, from, purpose } = items[0];
+      const req = {
+        protocolVersion: PROTOCOL_VERSION,
+        from,
+        purpose: purposeToWire(purpose),
+        entries: items.flatMap((it) => it.entries.map((e) => ({ key: e.key, record: recordToProto(e.versions), hintedFor: e.hintedFor ?? '' }))),
+      };
+      await call((cb, opts) => this.client(address).replicaWrite(req, new Metadata(), opts, cb), timeLeft(items), address);
+      return items.map(() => undefined);
+    },
+    { expired: (it) => expiredError(it.address, it.deadline) },
+  );
 
-  private readonly reads = new Coalescer<{ address: string; from: string; keys: Buffer[]; hintedFor: string; timeoutMs: number }, Version[][]>(async (_, items) => {
-    const { address, from, hintedFor } = items[0];
-    const keys = items.flatMap((it) => it.keys);
-    const res = await call<ReplicaReadResponse>(
-      (cb, opts) => this.client(address).replicaRead({ protocolVersion: PROTOCOL_VERSION, from, keys, hintedFor }, new Metadata(), opts, cb),
-      Math.min(...items.map((it) => it.timeoutMs)),
-      address,
-    );
-    const records = res.records.map(recordFromProto);
-    let at = 0;
-    return items.map((it) => records.slice(at, (at += it.keys.length)));
-  });
+  private readonly reads = new Coalescer<{ address: string; from: string; keys: Buffer[]; hintedFor: string; deadline: number }, Version[][]>(
+    async (_, items) => {
+      const { address, from, hintedFor } = items[0];
+      const keys = items.flatMap((it) => it.keys);
+      const res = await call<ReplicaReadResponse>(
+        (cb, opts) => this.client(address).replicaRead({ protocolVersion: PROTOCOL_VERSION, from, keys, hintedFor }, new Metadata(), opts, cb),
+        timeLeft(items),
+        address,
+      );
+      const records = res.records.map(recordFromProto);
+      let at = 0;
+      return items.map((it) => records.slice(at, (at += it.keys.length)));
+    },
+    { expired: (it) => expiredError(it.address, it.deadline) },
+  );
 
   replicaWrite(address: string, from: string, purpose: Purpose, entries: ReplicaEntry[], timeoutMs: number): Promise<void> {
-    return this.writes.add(`${address}\0${from}\0${purpose}`, { address, from, purpose, entries, timeoutMs });
+    return this.writes.add(`${address}\0${from}\0${purpose}`, { address, from, purpose, entries, deadline: Date.now() + Math.max(1, timeoutMs) });
   }
 
   replicaRead(address: string, from: string, keys: Buffer[], timeoutMs: number, hintedFor = ''): Promise<Version[][]> {
-    return this.reads.add(`${address}\0${from}\0${hintedFor}`, { address, from, keys, hintedFor, timeoutMs });
+    return this.reads.add(`${address}\0${from}\0${hintedFor}`, { address, from, keys, hintedFor, deadline: Date.now() + Math.max(1, timeoutMs) });
   }
 
   async forward(address: string, from: string, op: ForwardOp, hops: number, timeoutMs: number): Promise<ForwardResult> {
@@ -144,6 +155,19 @@ export class GrpcTransport implements PeerTransport {
 }
 
 type Callback<T> = (err: ServiceError | null, res: T) => void;
+
+/** timeLeft is the time until the earliest deadline of a batch's items (at least 1 ms). */
+function timeLeft(items: ReadonlyArray<{ deadline: number }>): number {
+  let d = Infinity;
+  for (const it of items) d = Math.min(d, it.deadline);
+  return Math.max(1, d - Date.now());
+}
+
+/** expiredError fails an item that waited for its batch past its deadline (it was never sent). */
+function expiredError(address: string, deadline: number): DkvError | undefined {
+  if (Date.now() < deadline) return undefined;
+  return new DkvError('DEADLINE_EXCEEDED', `${address}: the deadline passed while waiting for an earlier call to the peer to finish (never sent)`);
+}
 
 /** call runs one unary call with a deadline and maps its failure to a DkvError naming the peer. */
 function call<T>(start: (cb: Callback<T>, opts: Partial<CallOptions>) => unknown, timeoutMs: number, address: string): Promise<T> {
