@@ -181,4 +181,48 @@ describe('coordinator over an in-process cluster (memory transport, manual clock
     sim.net.heal();
     await sim.stop();
   });
+  // Regression (simulation seed 34 with the hand-over KeyLock, T5 during T13): a LEAVING node
+  // pushed the range of key K to its new owner and marked it done; it then coordinated a W = 1
+  // write of K and was killed right after acknowledging it, before its fan-out (also to the
+  // new owner) left and before it could keep a hint. Restarted, it resumed its decommission,
+  // skipped K's range as done, and went LEFT with the write's only copy.
+  it('a leaving node hands over a write it took for a range it had already pushed, even after a crash', async () => {
+    const sim = await SimCluster.start(4, 41);
+    const n4 = sim.node('n4');
+    const [first] = n4.rebalancer.plannedMoves('decommission');
+    const inRange = (h: number) => (first.range.start < first.range.end ? h > first.range.start && h <= first.range.end : h > first.range.start || h <= first.range.end);
+    const k = Array.from({ length: 100_000 }, (_, i) => `late${i}`).find((x) => inRange(hashKey(Buffer.from(x))))!;
+    expect(k, 'a key in the first range n4 pushes').toBeDefined();
+    const key = Buffer.from(k);
+    // Crash at the moment n4 confirms that range: its progress record marks it done.
+    let pushed = false;
+    const progress = metaKey('stream-progress');
+    sim.engines.get('n4')!.fault = (op) => {
+      for (const o of op.kind === 'write' ? op.ops : [])
+        if (o.key.equals(progress) && o.type === 'put' && o.value.length > 2) {
+          const p = JSON.parse(o.value.toString('utf8')) as { ranges: Array<{ start: number; done: boolean }> };
+          if (p.ranges.some((r) => r.start === first.range.start && r.done)) pushed = true;
+        }
+      return undefined;
+    };
+    await sim.settle(n4.decommission());
+    await sim.until(() => pushed, 30_000, 1);
+    sim.engines.get('n4')!.fault = undefined;
+    expect(n4.membership.selfState().status, 'n4 is still pushing other ranges').toBe('leaving');
+    // The write reaches n4 alone (its fan-out is cut), is acknowledged at W = 1, and n4 dies at once.
+    const others = ['n1', 'n2', 'n3'];
+    sim.net.partition(['n4'], others);
+    const res = await sim.settle(n4.coordinator.write(put(k, 'after-push', { consistency: { level: 'one', strict: false } })));
+    expect(res.receipt.coordinator).toBe('n4');
+    await sim.crash('n4');
+    sim.net.heal();
+    expect(await sim.settle(sim.node(first.to).store.read(key)), `${first.to} never got the write`).toEqual([]);
+    await sim.restart('n4');
+    await sim.until(() => sim.node('n4').membership.selfState().status === 'left', 60_000);
+    await sim.until(() => others.every((id) => sim.node(id).membership.member('n4')?.status === 'left'), 10_000);
+    await sim.crash('n4');
+    const read = await sim.settle(sim.node('n1').coordinator.get(key, { level: 'all', strict: false }));
+    expect(vals(read.live)).toEqual(['after-push']);
+    await sim.stop();
+  });
 });
