@@ -146,18 +146,27 @@ export class Rebalancer {
         op.rateBytesPerS = secs > 0 ? (p.bytes - startBytes) / secs : 0;
         op.etaMs = op.done > 0 ? Math.round(((this.clock.monotonic() - startedAt) / op.done) * (op.total - op.done)) : 0;
       }
-      // Catch-up: a range is marked done once pushed, but this node keeps serving it until the
-      // change completes. A write it takes for that range afterwards reaches the new owner only
-      // through the coordinator's fan-out, which a lost message, or a crash of this node between
-      // its local write and the fan-out (a W = 1 write is acknowledged by then, and its hint dies
-      // with the process), cuts short: the record's only copy is then here, on a node that
-      // hands the range over and never replicates it again. So, before the change completes,
-      // every pushed range is reconciled with its new owner once more, on every run (a resumed
-      // run included); an owner that cannot be checked fails the run, which is retried.
+      // Catch-up: a range is marked done once streamed, but the node giving it up keeps serving
+      // it until the change completes. A write that node takes for the range afterwards reaches
+      // the new owner only through the coordinator's fan-out, which a lost message, or a crash
+      // of that node between its local write and the fan-out (a W = 1 write is acknowledged by
+      // then, and its hint dies with the process), cuts short: the record's only copy is then on
+      // a node that stops replicating the range (and leaves, or cleans it up). So, before the
+      // change completes, every range is reconciled once more, on every run (a resumed run
+      // included), with the node on the other side that gives it up: a pushed range with its
+      // new owner (one that cannot be checked fails the run, which is retried); a pulled range
+      // with each source leaving its replica set, if it is up (a source down at this point keeps
+      // such a write only until its cleanup: best effort, as the streams' own verify).
       for (const r of p.ranges) {
-        if ((r.dir ?? (kind === 'join' ? 'pull' : 'push')) !== 'push') continue;
         this.checkStopped();
-        await this.catchUp({ start: r.start, end: r.end }, r.peer);
+        const range = { start: r.start, end: r.end };
+        if ((r.dir ?? (kind === 'join' ? 'pull' : 'push')) === 'push') {
+          await this.catchUp(range, r.peer);
+          continue;
+        }
+        const future = this.membership.futureRing();
+        const keeps = future.ownerCount > 0 ? primaries(future, r.end, Math.min(this.opts.n, future.ownerCount)) : [];
+        for (const source of r.peer.split(',')) if (source !== self && !keeps.includes(source)) await this.verify(range, [source]);
       }
       op.message = `${kind} streamed ${p.bytes - startBytes} bytes in this run (${p.bytes} in all) over ${p.ranges.length} range(s)`;
       this.log.info(op.message);
