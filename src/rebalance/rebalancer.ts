@@ -56,7 +56,9 @@ export interface RebalancerOptions {
  * throttled and resumable: the last confirmed key of every range is kept in the node's
  * metadata, so a crash of either side continues from there, not from zero. Each moved range is
  * then checked by comparing Merkle roots, and reconciled by an anti-entropy exchange if writes
- * landed meanwhile. While a move runs, coordinators also send writes to the new owners.
+ * landed meanwhile. While a move runs, coordinators also send writes to the new owners; since
+ * that fan-out can be cut short, every range is reconciled once more with the node giving it up
+ * just before the change completes (runStreams).
  */
 export class Rebalancer {
   private readonly ops: OperationStatus[] = [];
