@@ -56,7 +56,9 @@ export interface RebalancerOptions {
  * throttled and resumable: the last confirmed key of every range is kept in the node's
  * metadata, so a crash of either side continues from there, not from zero. Each moved range is
  * then checked by comparing Merkle roots, and reconciled by an anti-entropy exchange if writes
- * landed meanwhile. While a move runs, coordinators also send writes to the new owners.
+ * landed meanwhile. While a move runs, coordinators also send writes to the new owners; since
+ * that fan-out can be cut short, every range is reconciled once more with the node giving it up
+ * just before the change completes (runStreams).
  */
 export class Rebalancer {
   private readonly ops: OperationStatus[] = [];
@@ -145,6 +147,28 @@ export class Rebalancer {
         const secs = (this.clock.monotonic() - startedAt) / 1000;
         op.rateBytesPerS = secs > 0 ? (p.bytes - startBytes) / secs : 0;
         op.etaMs = op.done > 0 ? Math.round(((this.clock.monotonic() - startedAt) / op.done) * (op.total - op.done)) : 0;
+      }
+      // Catch-up: a range is marked done once streamed, but the node giving it up keeps serving
+      // it until the change completes. A write that node takes for the range afterwards reaches
+      // the new owner only through the coordinator's fan-out, which a lost message, or a crash
+      // of that node between its local write and the fan-out (a W = 1 write is acknowledged by
+      // then, and its hint dies with the process), cuts short: the record's only copy is then on
+      // a node that stops replicating the range (and leaves, or cleans it up). So, before the
+      // change completes, every range is reconciled once more, on every run (a resumed run
+      // included), with the node on the other side that gives it up: a pushed range with its
+      // new owner (one that cannot be checked fails the run, which is retried); a pulled range
+      // with each source leaving its replica set, if it is up (a source down at this point keeps
+      // such a write only until its cleanup: best effort, as the streams' own verify).
+      for (const r of p.ranges) {
+        this.checkStopped();
+        const range = { start: r.start, end: r.end };
+        if ((r.dir ?? (kind === 'join' ? 'pull' : 'push')) === 'push') {
+          await this.catchUp(range, r.peer);
+          continue;
+        }
+        const future = this.membership.futureRing();
+        const keeps = future.ownerCount > 0 ? primaries(future, r.end, Math.min(this.opts.n, future.ownerCount)) : [];
+        for (const source of r.peer.split(',')) if (source !== self && !keeps.includes(source)) await this.verify(range, [source]);
       }
       op.message = `${kind} streamed ${p.bytes - startBytes} bytes in this run (${p.bytes} in all) over ${p.ranges.length} range(s)`;
       this.log.info(op.message);
@@ -239,22 +263,47 @@ export class Rebalancer {
 
   /** verify compares the range's Merkle root with each peer and reconciles a difference. */
   private async verify(range: RingRange, peers: string[]): Promise<void> {
-    const depth = fitDepth(range, this.opts.merkleDepth);
-    const mine = (await this.trees.tree(range, depth)).root();
     for (const peer of peers) {
       const address = this.membership.address(peer);
       if (!address || this.membership.liveness(peer) === 'down') continue;
       try {
-        const [theirs] = await this.transport.merkleHashes(address, { ...range, depth }, [0], this.opts.timeoutMs);
-        if (theirs && Buffer.compare(theirs, mine) !== 0) {
-          const p: RepairProgress = { rangesDone: 0, rangesTotal: 1, keysCompared: 0, keysRepaired: 0, bytesExchanged: 0, done: false, message: '' };
-          await this.antiEntropy.exchange(range, address, p);
-          this.log.info(`range (${range.start}, ${range.end}] reconciled with ${peer} after streaming: ${p.keysRepaired} key(s)`);
-        }
+        await this.reconcile(range, peer, address);
         return;
       } catch (e) {
         this.log.warn(`checking (${range.start}, ${range.end}] against ${peer} failed: ${(e as Error).message}`);
       }
+    }
+  }
+
+  /**
+   * catchUp reconciles a pushed range with its new owner and, unlike verify, does not give up:
+   * it retries like a push and throws if the owner cannot be checked (see runStreams).
+   */
+  private async catchUp(range: RingRange, to: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      this.checkStopped();
+      const address = this.membership.address(to);
+      try {
+        if (!address) throw new DkvError('PEER_UNAVAILABLE', `no address for ${to}`);
+        await this.reconcile(range, to, address);
+        return;
+      } catch (e) {
+        if (this.stopped || attempt >= 20) throw e;
+        this.log.warn(`catching up (${range.start}, ${range.end}] with ${to} failed: ${(e as Error).message}; retrying`);
+        await this.clock.sleep(Math.min(2_000, 200 * (attempt + 1)));
+      }
+    }
+  }
+
+  /** reconcile compares the range's Merkle root with peer's and runs an exchange if they differ. */
+  private async reconcile(range: RingRange, peer: string, address: string): Promise<void> {
+    const depth = fitDepth(range, this.opts.merkleDepth);
+    const mine = (await this.trees.tree(range, depth)).root();
+    const [theirs] = await this.transport.merkleHashes(address, { ...range, depth }, [0], this.opts.timeoutMs);
+    if (theirs && Buffer.compare(theirs, mine) !== 0) {
+      const p: RepairProgress = { rangesDone: 0, rangesTotal: 1, keysCompared: 0, keysRepaired: 0, bytesExchanged: 0, done: false, message: '' };
+      await this.antiEntropy.exchange(range, address, p);
+      this.log.info(`range (${range.start}, ${range.end}] reconciled with ${peer} after streaming: ${p.keysRepaired} key(s)`);
     }
   }
 

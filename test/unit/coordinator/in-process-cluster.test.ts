@@ -181,4 +181,102 @@ describe('coordinator over an in-process cluster (memory transport, manual clock
     sim.net.heal();
     await sim.stop();
   });
+  // Regression (simulation seed 34 with the hand-over KeyLock, T5 during T13): a LEAVING node
+  // pushed the range of key K to its new owner and marked it done; it then coordinated a W = 1
+  // write of K and was killed right after acknowledging it, before its fan-out (also to the
+  // new owner) left and before it could keep a hint. Restarted, it resumed its decommission,
+  // skipped K's range as done, and went LEFT with the write's only copy.
+  it('a leaving node hands over a write it took for a range it had already pushed, even after a crash', async () => {
+    const sim = await SimCluster.start(4, 41);
+    const n4 = sim.node('n4');
+    const [first] = n4.rebalancer.plannedMoves('decommission');
+    const inRange = (h: number) => (first.range.start < first.range.end ? h > first.range.start && h <= first.range.end : h > first.range.start || h <= first.range.end);
+    const k = Array.from({ length: 100_000 }, (_, i) => `late${i}`).find((x) => inRange(hashKey(Buffer.from(x))))!;
+    expect(k, 'a key in the first range n4 pushes').toBeDefined();
+    const key = Buffer.from(k);
+    // Crash at the moment n4 confirms that range: its progress record marks it done.
+    let pushed = false;
+    const progress = metaKey('stream-progress');
+    sim.engines.get('n4')!.fault = (op) => {
+      for (const o of op.kind === 'write' ? op.ops : [])
+        if (o.key.equals(progress) && o.type === 'put' && o.value.length > 2) {
+          const p = JSON.parse(o.value.toString('utf8')) as { ranges: Array<{ start: number; done: boolean }> };
+          if (p.ranges.some((r) => r.start === first.range.start && r.done)) pushed = true;
+        }
+      return undefined;
+    };
+    await sim.settle(n4.decommission());
+    await sim.until(() => pushed, 30_000, 1);
+    sim.engines.get('n4')!.fault = undefined;
+    expect(n4.membership.selfState().status, 'n4 is still pushing other ranges').toBe('leaving');
+    // The write reaches n4 alone (its fan-out is cut), is acknowledged at W = 1, and n4 dies at once.
+    const others = ['n1', 'n2', 'n3'];
+    sim.net.partition(['n4'], others);
+    const res = await sim.settle(n4.coordinator.write(put(k, 'after-push', { consistency: { level: 'one', strict: false } })));
+    expect(res.receipt.coordinator).toBe('n4');
+    await sim.crash('n4');
+    sim.net.heal();
+    expect(await sim.settle(sim.node(first.to).store.read(key)), `${first.to} never got the write`).toEqual([]);
+    await sim.restart('n4');
+    await sim.until(() => sim.node('n4').membership.selfState().status === 'left', 60_000);
+    await sim.until(() => others.every((id) => sim.node(id).membership.member('n4')?.status === 'left'), 10_000);
+    await sim.crash('n4');
+    const read = await sim.settle(sim.node('n1').coordinator.get(key, { level: 'all', strict: false }));
+    expect(vals(read.live)).toEqual(['after-push']);
+    await sim.stop();
+  });
+  // The same interleaving on a join: a source that gives up a range the joiner has already
+  // pulled takes a W = 1 write for it and dies before its fan-out (also to the joiner) and its
+  // hint. Once the joiner is NORMAL the source replicates the range no more (anti-entropy
+  // skips it) and its cleanup deleted the write's only copy.
+  it('a joining node takes over a write that a source giving up a range took after the range was pulled', async () => {
+    const sim = await SimCluster.start(3, 41);
+    const n4 = await sim.join('n4');
+    await sim.until(() => n4.membership.selfState().status === 'joining' && n4.membership.selfState().tokens.length > 0, 10_000, 1);
+    const cur = sim.node('n1').membership.ring();
+    const future = n4.membership.futureRing();
+    // The first pulled range with a key whose replica set loses a node; that node is the source.
+    let pick: { k: string; source: string; start: number } | undefined;
+    for (const m of n4.rebalancer.plannedMoves('join')) {
+      const inRange = (h: number) => (m.range.start < m.range.end ? h > m.range.start && h <= m.range.end : h > m.range.start || h <= m.range.end);
+      const k = Array.from({ length: 100_000 }, (_, i) => `late${i}`).find((x) => inRange(hashKey(Buffer.from(x))));
+      if (!k) continue;
+      const h = hashKey(Buffer.from(k));
+      const losing = primaries(cur, h, 3).filter((id) => !primaries(future, h, 3).includes(id));
+      if (losing.length > 0) {
+        pick = { k, source: losing[0], start: m.range.start };
+        break;
+      }
+    }
+    expect(pick, 'a pulled range that a source gives up').toBeDefined();
+    const { k, source, start } = pick!;
+    const key = Buffer.from(k);
+    let pulled = false;
+    const progress = metaKey('stream-progress');
+    sim.engines.get('n4')!.fault = (op) => {
+      for (const o of op.kind === 'write' ? op.ops : [])
+        if (o.key.equals(progress) && o.type === 'put' && o.value.length > 2) {
+          const p = JSON.parse(o.value.toString('utf8')) as { ranges: Array<{ start: number; done: boolean }> };
+          if (p.ranges.some((r) => r.start === start && r.done)) pulled = true;
+        }
+      return undefined;
+    };
+    await sim.until(() => pulled, 30_000, 1);
+    sim.engines.get('n4')!.fault = undefined;
+    expect(n4.membership.selfState().status, 'n4 is still pulling other ranges').toBe('joining');
+    const others = [...sim.nodes.keys()].filter((id) => id !== source);
+    sim.net.partition([source], others);
+    const res = await sim.settle(sim.node(source).coordinator.write(put(k, 'after-pull', { consistency: { level: 'one', strict: false } })));
+    expect(res.receipt.coordinator).toBe(source);
+    await sim.crash(source);
+    sim.net.heal();
+    await sim.restart(source);
+    await sim.until(() => n4.membership.selfState().status === 'normal', 60_000);
+    await sim.until(() => sim.converged(), 10_000);
+    await sim.settle(sim.node(source).rebalancer.cleanup());
+    expect(await sim.settle(sim.node(source).store.read(key)), `${source} no longer replicates ${k}`).toEqual([]);
+    const read = await sim.settle(sim.node('n1').coordinator.get(key, { level: 'all', strict: false }));
+    expect(vals(read.live)).toEqual(['after-pull']);
+    await sim.stop();
+  });
 });
