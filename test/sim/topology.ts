@@ -36,12 +36,13 @@ export async function runTopologyChanges(sim: SimCluster, random: SeededRandom, 
     await waitFor(sim, () => sim.nodes.has(victim) && sim.node(victim).membership.changing().length === 0, 60_000, `${victim} to be up with no change in progress`);
     note('decommission', `${victim} starts leaving`);
     // Like an operator: a refused decommission (e.g. its disk is full) is tried again later.
+    // The victim may crash (never be wiped) meanwhile: wait for it right before each attempt.
     for (let attempt = 0; ; attempt++) {
+      await waitFor(sim, () => sim.nodes.has(victim), 60_000, `${victim} to be up`);
       const err = await sim.node(victim).decommission().then(() => undefined, (e: Error) => e);
       if (!err) break;
       note('decommission', `${victim} refused: ${err.message}`);
       if (attempt >= 20) throw err;
-      await waitFor(sim, () => sim.nodes.has(victim), 60_000, `${victim} to be up`);
       await sim.clock.sleep(1_000);
     }
     if (random.next() < 0.5) void faults.crashAndRestartAt(victim, 'mid-stream', 200 + random.int(800));
