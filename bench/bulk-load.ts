@@ -19,7 +19,7 @@
  *   only the gRPC request path, which the bench measures separately.
  * - Keys are bench/lib/keyspace.ts keyOf(i, --key-size), so the bench's Get load finds them.
  * - Prints progress to stderr every 5 s and one JSON line to stdout at the end:
- *   { keys, seconds, opsPerSec, cpuSeconds, peakRssMiB }.
+ *   { keys, seconds, opsPerSec, cpuSeconds, peakRssMiB, changelogEntries }.
  */
 import { randomFillSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -94,7 +94,9 @@ await Promise.all(
     }
   }),
 );
+// The change log's retained entries (trimmed every 5 s to --changelog-max-entries) at the end.
+const changelogEntries = node.changeLog.lastSeq - node.changeLog.oldestSeq + 1;
 await node.stop();
 const seconds = (performance.now() - t0) / 1000;
 const cpu = process.cpuUsage(u0);
-process.stdout.write(JSON.stringify({ keys: to - from, seconds: Math.round(seconds * 10) / 10, opsPerSec: Math.round((to - from) / seconds), cpuSeconds: Math.round((cpu.user + cpu.system) / 1e4) / 100, peakRssMiB: Math.round(peakRssMiB()) }) + '\n');
+process.stdout.write(JSON.stringify({ keys: to - from, seconds: Math.round(seconds * 10) / 10, opsPerSec: Math.round((to - from) / seconds), cpuSeconds: Math.round((cpu.user + cpu.system) / 1e4) / 100, peakRssMiB: Math.round(peakRssMiB()), changelogEntries }) + '\n');
