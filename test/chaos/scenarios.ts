@@ -523,7 +523,28 @@ export class ChaosRun {
           }
           await b.signal('SIGKILL');
           this.event(p.name, 'kill -9', `${b.id}, so that ${victim.id} holds hints for it`);
-          for (const k of keys) await this.workload.put(p.name, `${p.name}/hinted`, victim, k);
+          let acked = 0;
+          const errors = new Set<string>();
+          for (const k of keys) {
+            const r = await this.putRetried(p, `${p.name}/hinted`, victim, k);
+            if (r.ok) acked++;
+            for (const e of r.errors) errors.add(e);
+          }
+          // A hint is kept once the write's call to B has failed, which can be after the
+          // write was acknowledged (W = 2 is met without B). B comes back only after that:
+          // a B restarted sooner can take the calls itself, and then there is nothing to replay.
+          const held = async () => Number((await this.cluster.agent.status(victim.address)).hints.find((h) => h.target === b.id)?.count ?? 0);
+          try {
+            await eventually(
+              async () => {
+                if ((await held()) === 0) throw new Error(`${victim.id} holds no hint for ${b.id}`);
+              },
+              { timeoutMs: 15_000, intervalMs: 100, what: `${victim.id} holding hints for ${b.id}` },
+            );
+          } catch (e) {
+            p.evidence.push(errMsg(e));
+          }
+          this.event(p.name, 'writes', `${acked}/${keys.length} writes through ${victim.id} acknowledged while ${b.id} is down; ${victim.id} holds ${await held()} hint(s) for it${errors.size ? `; errors: ${[...errors].slice(0, 3).map((x) => x.slice(0, 160)).join('; ')}` : ''}`);
           await this.cluster.restart(b);
           this.event(p.name, 'restart', `${b.id}: ${victim.id} replays its hints`);
         },
@@ -543,7 +564,7 @@ export class ChaosRun {
           arm: { point: 'coordinator.local-written', count: 1 },
           provoke: async (victim) => {
             const [k] = await this.victimKeys(p, victim, 't5m', 1);
-            await this.workload.put(p.name, `${p.name}/local-only`, victim, k, undefined, 1);
+            await this.putRetried(p, `${p.name}/local-only`, victim, k, 1);
           },
         },
         provoke: async () => undefined,
@@ -746,6 +767,24 @@ export class ChaosRun {
       detail: `${placement.extra.length} copies outside${placement.extra.length ? ` (${placement.extra.slice(0, 5).join('; ')})` : ''}`,
       asserted: true,
     });
+  }
+
+  /**
+   * putRetried writes `key` through `node` (a blind put at W = `w`) and, while the write is
+   * refused, tries again every 100 ms for up to `ms`: right after a restart the test's own
+   * client may still be backing off from the connection the kill broke, and a scenario that
+   * needs the write must not depend on how fast it reconnects. Every attempt is recorded.
+   */
+  private async putRetried(p: PhaseCtx, client: string, node: NsNode, key: string, w = 2, ms = 5_000): Promise<{ ok: boolean; errors: string[] }> {
+    const until = Date.now() + ms;
+    const errors: string[] = [];
+    for (;;) {
+      const op = await this.workload.put(p.name, client, node, key, undefined, w);
+      if (op.outcome === 'ok') return { ok: true, errors };
+      errors.push(this.workload.meta.get(op.id)?.error ?? op.outcome);
+      if (Date.now() > until) return { ok: false, errors };
+      await sleep(100);
+    }
   }
 
   /** victimKeys: `count` fresh keys of the phase that `victim` is a primary of. */
