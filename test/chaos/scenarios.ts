@@ -505,8 +505,19 @@ export class ChaosRun {
   private async t5(p: PhaseCtx): Promise<void> {
     type Arm = { point: CrashPointName; count: number };
     const points: Array<Arm & { wipe?: boolean; args?: string[]; before?: { arm: Arm; provoke: (victim: NsNode) => Promise<void> }; provoke: (victim: NsNode) => Promise<void> }> = [
-      // A primary coordinating a write: the load does it all the time.
-      { point: 'coordinator.local-written', count: 5, provoke: async () => undefined },
+      // A primary coordinating a write. The load works on 4 hot keys, and in about 3% of
+      // phases the victim is a primary of none of them (it then forwards every write): the
+      // test also writes keys the victim is a primary of through it, until it is gone.
+      {
+        point: 'coordinator.local-written',
+        count: 5,
+        provoke: async (victim) => {
+          for (const k of await this.victimKeys(p, victim, 't5c', 10)) {
+            if (!victim.running) break;
+            await this.putRetried(p, `${p.name}/coordinated`, victim, k, 2, 2_000);
+          }
+        },
+      },
       // The victim holds hints for another node B: B dies, writes through the victim on keys both
       // are primaries of, B comes back, the victim replays.
       {
@@ -573,6 +584,7 @@ export class ChaosRun {
     /** arm restarts the victim armed; the function it returns waits for the crash. */
     const arm = async (victim: NsNode, a: Arm, args: string[] = []): Promise<() => Promise<void>> => {
       const exits = victim.crashPointExits.length;
+      const mark = this.workload.rec.count;
       await this.cluster.restart(victim, { DKV_CRASH_AT: `${a.point}:${a.count}` }, args);
       this.event(p.name, 'restart', `${victim.id} armed at ${a.point}:${a.count}${args.length ? ` (${args.join(' ')})` : ''}`);
       return () => eventually(
@@ -580,7 +592,12 @@ export class ChaosRun {
           if (victim.crashPointExits.length === exits) throw new Error(`${victim.id} has not reached ${a.point} ${a.count} time(s)`);
         },
         { timeoutMs: 60_000, intervalMs: 100, what: `${victim.id} crashing at ${a.point}` },
-      ).then(() => this.event(p.name, `crash-point:${a.point}`, `${victim.id} killed itself (SIGKILL) at ${a.point}`));
+      ).then(
+        () => this.event(p.name, `crash-point:${a.point}`, `${victim.id} killed itself (SIGKILL) at ${a.point}`),
+        (e) => {
+          throw new Error(`${errMsg(e)}; requests the test sent to ${victim.id} since its restart: ${this.workload.sentTo(victim.id, mark)}`);
+        },
+      );
     };
     for (const { point, count, wipe, args, before, provoke } of points) {
       await sleep(this.rand(...this.scale.upMs));

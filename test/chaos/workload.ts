@@ -57,6 +57,24 @@ export class Workload {
     return c;
   }
 
+  /**
+   * sentTo tallies the requests sent to `nodeId` with an id of at least `from` (a value of
+   * rec.count taken earlier) by kind and outcome, with the first error: scenario evidence.
+   */
+  sentTo(nodeId: string, from: number): string {
+    const tally = new Map<string, number>();
+    let firstError: string | undefined;
+    for (const op of this.rec.history().slice(from)) {
+      const m = this.meta.get(op.id);
+      if (m?.node !== nodeId) continue;
+      const k = `${op.kind} ${Number.isFinite(op.completeTime) ? op.outcome : 'pending'}`;
+      tally.set(k, (tally.get(k) ?? 0) + 1);
+      firstError ??= m.error;
+    }
+    if (tally.size === 0) return 'none';
+    return `${[...tally].map(([k, n]) => `${k} ${n}`).join(', ')}${firstError ? `; first error: ${firstError.slice(0, 160)}` : ''}`;
+  }
+
   private finish(phase: string, op: Operation, e: unknown): void {
     const outcome: Outcome = e instanceof OpError && e.timeout ? 'timeout' : 'fail';
     this.rec.complete(op, outcome);

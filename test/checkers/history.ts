@@ -200,6 +200,11 @@ export class HistoryRecorder {
     return out;
   }
 
+  /** count is how many operations were invoked so far (the next one gets this id). */
+  get count(): number {
+    return this.ops.length;
+  }
+
   /** history is a snapshot; operations still pending read as 'timeout' with completeTime Infinity. */
   history(): Operation[] {
     return this.ops.map((o) => ({ ...o, seen: [...o.seen], returned: [...o.returned] }));
