@@ -23,9 +23,10 @@
  *   windows, two small scale steps (under 3 minutes).
  * - Scale steps: the first size is loaded through gRPC (its load rate is the served one); each
  *   larger size is added with the node stopped, by bench/bulk-load.ts in its own process
- *   through the node's replica write path (same batches, same on-disk layout, no gRPC: 10M
- *   keys through gRPC would take over an hour here), then the node is restarted, warmed up
- *   for a Get window and measured. --scale-max N drops the sizes above N.
+ *   through the node's replica write path (same batches and on-disk layout, no gRPC: 10M
+ *   keys through gRPC would take over an hour here; change-log entries only for the last
+ *   --changelog-max-entries keys, which is all a served node keeps), then the node is
+ *   restarted, warmed up for a Get window and measured. --scale-max N drops the sizes above N.
  * - Writes bench/results/<ISO time>[-quick].json (every figure, including merged HDR
  *   histograms), .md (tables with absolute figures and ratios to the ceiling and to etcd, the
  *   issue's goals met / not met) and .svg (throughput and p99 against concurrency); a full run

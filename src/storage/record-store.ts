@@ -166,8 +166,8 @@ export class RecordStore {
     return this.reserving;
   }
 
-  /** setChangeSink makes every record change also append to sink, in the same batch. */
-  setChangeSink(sink: ChangeSink): void {
+  /** setChangeSink makes every record change also append to sink, in the same batch (undefined: no longer). */
+  setChangeSink(sink: ChangeSink | undefined): void {
     this.sink = sink;
   }
 
