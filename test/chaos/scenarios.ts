@@ -790,7 +790,8 @@ export class ChaosRun {
    * putRetried writes `key` through `node` (a blind put at W = `w`) and, while the write is
    * refused, tries again every 100 ms for up to `ms`: right after a restart the test's own
    * client may still be backing off from the connection the kill broke, and a scenario that
-   * needs the write must not depend on how fast it reconnects. Every attempt is recorded.
+   * needs the write must not depend on how fast it reconnects. Every attempt is recorded; a
+   * node that exited (a crash point it was armed for) is not tried again.
    */
   private async putRetried(p: PhaseCtx, client: string, node: NsNode, key: string, w = 2, ms = 5_000): Promise<{ ok: boolean; errors: string[] }> {
     const until = Date.now() + ms;
@@ -799,7 +800,7 @@ export class ChaosRun {
       const op = await this.workload.put(p.name, client, node, key, undefined, w);
       if (op.outcome === 'ok') return { ok: true, errors };
       errors.push(this.workload.meta.get(op.id)?.error ?? op.outcome);
-      if (Date.now() > until) return { ok: false, errors };
+      if (Date.now() > until || !node.running) return { ok: false, errors };
       await sleep(100);
     }
   }
