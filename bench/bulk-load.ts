@@ -63,9 +63,8 @@ const net = new MemoryNetwork(clock, random);
 // No hot cache (nothing is read back): a loader-only setting, not stored, so `dkv serve`
 // reopens with its own. LevelDB keeps its default 4 MiB memtable: larger level-0 tables left
 // by the loader made the served node's first compaction map far more memory.
-const defaults = local();
-const changelogMaxEntries = v['changelog-max-entries'] ? Number(v['changelog-max-entries']) : defaults.changelogMaxEntries;
-const config = validateConfig(local({ nodeId: v['node-id'], listen: ADDRESS, advertise: ADDRESS, dataDir: v['data-dir'], cacheBytes: 0, changelogMaxEntries }));
+const logBound = v['changelog-max-entries'] ? { changelogMaxEntries: Number(v['changelog-max-entries']) } : {};
+const config = validateConfig(local({ nodeId: v['node-id'], listen: ADDRESS, advertise: ADDRESS, dataDir: v['data-dir'], cacheBytes: 0, ...logBound }));
 const engine = new LevelEngine({ location: config.dataDir, cacheSize: config.levelCacheBytes, maxOpenFiles: config.levelMaxOpenFiles });
 const node = await DkvNode.create(config, { clock, random, engine, transport: net.transport(ADDRESS), log: silentLogger });
 await node.start(false);
